@@ -1,0 +1,9 @@
+from django.contrib import admin
+
+from poa_backend.models import MetricType
+
+
+@admin.register(MetricType)
+class MetricTypeAdmin(admin.ModelAdmin):
+    list_display = ["name", "description"]
+    search_fields = ["name"]

@@ -1,0 +1,78 @@
+"""Run the backend: migrate, open every listener the enabled plug-ins name, serve, drain on stop."""
+
+import logging
+from typing import Any
+
+import daphne.server
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from poa_backend.plugins import Listener
+from poa_backend.tls import ensure_self_signed_pair
+
+logger = logging.getLogger("poa_backend.runbackend")
+
+
+def endpoint_description(listener: Listener) -> str:
+    """The Twisted endpoint string Daphne listens on for ``listener``."""
+    interface = listener.host.replace(":", r"\:")
+    if listener.scheme == "http":
+        return f"tcp:port={listener.port}:interface={interface}"
+    if listener.certfile:
+        cert, key = listener.certfile, listener.keyfile
+    else:
+        cert, key = ensure_self_signed_pair(settings.DATA_DIR / "tls")
+    return f"ssl:port={listener.port}:interface={interface}:privateKey={key}:certKey={cert}"
+
+
+def collect_listeners(plugins: list[Any]) -> list[Listener]:
+    """One listener per port; two plug-ins may share a port only with the same scheme."""
+    by_port: dict[int, Listener] = {}
+    for plugin in plugins:
+        listener = plugin.listener
+        if listener is None:
+            continue
+        known = by_port.get(listener.port)
+        if known is None:
+            by_port[listener.port] = listener
+        elif known.scheme != listener.scheme:
+            raise CommandError(
+                f"port {listener.port} is asked for as {known.scheme} and as {listener.scheme} "
+                f"(plug-in {plugin.name})"
+            )
+    return sorted(by_port.values(), key=lambda item: item.port)
+
+
+class Command(BaseCommand):
+    help = "Apply migrations and serve every listener of the enabled handlers and receivers."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--no-migrate", action="store_true", help="Do not apply migrations first.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not options["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
+
+        from poa_backend import runtime
+        from poa_backend.asgi import application
+        from poa_backend.routing import active_plugins
+
+        listeners = collect_listeners(active_plugins())
+        if not listeners:
+            runtime.stop()
+            raise CommandError("no enabled handler or receiver names a port: nothing to listen on")
+
+        server = daphne.server.Server(
+            application=application,
+            endpoints=[endpoint_description(listener) for listener in listeners],
+            signal_handlers=True,
+            ready_callable=lambda: [logger.info("listening on %s", item.url) for item in listeners],
+            verbosity=0,
+        )
+        try:
+            server.run()
+        finally:
+            logger.info("stopping: draining receivers")
+            runtime.stop()
+            logger.info("stopped")

@@ -1,0 +1,104 @@
+"""What custom handlers and receivers have in common: classes named in database rows.
+
+A row names a class by dotted path and gives it options. The class checks its
+options before anything starts (``clean_options``), so a bad value is an admin
+form error naming the field, never a crash at start. Either kind of plug-in may
+open a listener (``port`` in its options) and serve routes on it.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.urls import URLPattern
+from django.utils.module_loading import import_string
+
+LISTENER_OPTIONS = {"scheme", "host", "port", "certfile", "keyfile"}
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    scheme: str
+    host: str
+    port: int
+    certfile: str = ""
+    keyfile: str = ""
+
+    @property
+    def url(self) -> str:
+        host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+class Plugin:
+    """Built from a row: ``name`` and cleaned ``options``. Every hook does nothing by default."""
+
+    #: What the admin calls this kind of plug-in in its errors.
+    kind = "plug-in"
+
+    def __init__(self, name: str, options: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.options = self.clean_options(dict(options or {}))
+
+    @classmethod
+    def clean_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """Check and complete the row's options; raise ValidationError saying which is wrong."""
+        return clean_listener_options(options)
+
+    @property
+    def listener(self) -> Listener | None:
+        """The listener this plug-in asks the server to open, if its options name a port."""
+        return listener_from_options(self.options)
+
+    def http_urls(self) -> list[URLPattern]:
+        """Django URL patterns served while the row is enabled."""
+        return []
+
+    def websocket_urls(self) -> list[URLPattern]:
+        """``path(route, asgi_app)`` patterns for WebSocket connections while the row is enabled."""
+        return []
+
+
+def listener_from_options(options: object) -> Listener | None:
+    """The listener a row's options describe (``port`` and friends), or None."""
+    if not isinstance(options, dict) or "port" not in options:
+        return None
+    return Listener(
+        scheme=options.get("scheme", "http"),
+        host=options.get("host", "0.0.0.0"),
+        port=options["port"],
+        certfile=options.get("certfile", ""),
+        keyfile=options.get("keyfile", ""),
+    )
+
+
+def clean_listener_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Validate the listener keys a plug-in's options may hold; others pass untouched."""
+    if not isinstance(options, dict):
+        raise ValidationError("options must be a JSON object")
+    if "port" in options:
+        port = options["port"]
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise ValidationError("port: must be an integer from 1 to 65535")
+    scheme = options.get("scheme", "http")
+    if scheme not in ("http", "https"):
+        raise ValidationError('scheme: must be "http" or "https"')
+    for key in ("host", "certfile", "keyfile", "path"):
+        if key in options and not isinstance(options[key], str):
+            raise ValidationError(f"{key}: must be a string")
+    if bool(options.get("certfile")) != bool(options.get("keyfile")):
+        raise ValidationError("certfile and keyfile: give both or neither")
+    return options
+
+
+def load_plugin_class(path: str, base: type[Plugin]) -> type[Plugin]:
+    """Import the class a row names and check it is the right kind of plug-in."""
+    try:
+        cls = import_string(path)
+    except ImportError as exc:
+        raise ValidationError(f"{path!r} does not import: {exc}") from exc
+    if not isinstance(cls, type) or not issubclass(cls, base):
+        raise ValidationError(
+            f"{path!r} is not a {base.kind} (a subclass of {base.__module__}.{base.__qualname__})"
+        )
+    return cls

@@ -1,0 +1,195 @@
+"""Settings, read from the environment.
+
+With nothing set, the backend runs embedded: SQLite and the in-memory channel layer
+in the data directory, with its secrets generated once and kept there. Setting
+``DATABASE_URL`` (and ``REDIS_URL`` for several processes) moves it to real engines;
+then the secrets must come from the environment, since every process has to share them.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DATA_DIR = Path(os.environ.get("POA_DATA_DIR") or BASE_DIR / "var").resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG")
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+EMBEDDED = not DATABASE_URL
+
+
+def secret_from_env_or_data_dir(variable: str, filename: str) -> str:
+    """A secret from the environment; embedded, one generated on first start and kept."""
+    value = os.environ.get(variable)
+    if value:
+        return value
+    if not EMBEDDED and not DEBUG:
+        raise ImproperlyConfigured(f"{variable} must be set when DATABASE_URL is set and DEBUG is off")
+    path = DATA_DIR / filename
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = secret_from_env_or_data_dir("DJANGO_SECRET_KEY", "secret_key")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "channels",
+    "poa_backend",
+    "handlers",
+    "receivers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "poa_backend.routing.PluginRoutesMiddleware",
+]
+
+ROOT_URLCONF = "poa_backend.urls"
+ASGI_APPLICATION = "poa_backend.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if EMBEDDED:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "db.sqlite3",
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            # Tests share the database with the server they start, so it is a file.
+            "TEST": {"NAME": os.environ.get("POA_TEST_SQLITE") or DATA_DIR / "test.sqlite3"},
+        }
+    }
+else:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("POA_REDIS_PREFIX", "poa"),
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# A TLS-terminating proxy sets this header; Django then treats the request as secure.
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER"], "https")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+
+# Everything specific to this backend, with defaults in poa_backend/conf.py.
+POA_BACKEND = {
+    key: value
+    for key, value in {
+        "INACTIVITY_TIMEOUT": os.environ.get("POA_INACTIVITY_TIMEOUT"),
+        "MAX_BODY_SIZE": os.environ.get("POA_MAX_BODY_SIZE"),
+        "JWT_LIFETIME": os.environ.get("POA_JWT_LIFETIME"),
+        "JWT_ISSUER": os.environ.get("POA_JWT_ISSUER"),
+        "ALLOW_PLAIN_HTTP_AUTH": os.environ.get("POA_ALLOW_PLAIN_HTTP_AUTH"),
+        "DASHBOARD_SECRET": os.environ.get("POA_DASHBOARD_SECRET"),
+        "REDIS_PREFIX": os.environ.get("POA_REDIS_PREFIX"),
+        "CONFIG_REFRESH_INTERVAL": os.environ.get("POA_CONFIG_REFRESH_INTERVAL"),
+    }.items()
+    if value not in (None, "")
+}
+POA_BACKEND["JWT_SECRET"] = secret_from_env_or_data_dir("POA_JWT_SECRET", "jwt_secret")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "daphne": {"level": "WARNING"},
+    },
+}

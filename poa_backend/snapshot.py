@@ -1,0 +1,55 @@
+"""Values read from the database and re-read at most every few moments.
+
+Plug-in rows and metric types are edited in the admin while the backend runs;
+every process picks the edits up within ``CONFIG_REFRESH_INTERVAL`` without a
+restart, and the hot path reads memory, not the database.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from asgiref.sync import sync_to_async
+
+from poa_backend.conf import poa_settings
+
+T = TypeVar("T")
+
+_all: list["Snapshot"] = []
+
+
+class Snapshot(Generic[T]):
+    def __init__(self, loader: Callable[[], T]) -> None:
+        self._loader = loader
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._loaded_at = float("-inf")
+        _all.append(self)
+
+    def is_fresh(self) -> bool:
+        return time.monotonic() - self._loaded_at < poa_settings.CONFIG_REFRESH_INTERVAL
+
+    def get(self) -> T:
+        """The value, reloaded first when stale (sync context: may query the database)."""
+        if not self.is_fresh():
+            with self._lock:
+                if not self.is_fresh():
+                    self._value = self._loader()
+                    self._loaded_at = time.monotonic()
+        return self._value  # type: ignore[return-value]
+
+    async def aget(self) -> T:
+        """The value from async code: memory when fresh, a thread hop when stale."""
+        if self.is_fresh():
+            return self._value  # type: ignore[return-value]
+        return await sync_to_async(self.get, thread_sensitive=False)()
+
+    def invalidate(self) -> None:
+        self._loaded_at = float("-inf")
+
+
+def invalidate_all(**kwargs: object) -> None:
+    """Forget every snapshot (connected to model saves, so this process sees its own edits at once)."""
+    for snapshot in _all:
+        snapshot.invalidate()

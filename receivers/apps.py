@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+
+
+class ReceiversConfig(AppConfig):
+    name = "receivers"
+    verbose_name = "Receivers and statistics"
+
+    def ready(self) -> None:
+        from poa_backend.routing import register_plugin_source
+        from poa_backend.signals import (
+            agent_inactive,
+            backend_started,
+            backend_stopping,
+            message_received,
+            out_of_band_message,
+        )
+        from receivers.dispatch import dispatcher
+
+        message_received.connect(dispatcher.on_message, dispatch_uid="receivers.dispatch")
+        agent_inactive.connect(dispatcher.on_inactive, dispatch_uid="receivers.dispatch")
+        out_of_band_message.connect(dispatcher.on_out_of_band, dispatch_uid="receivers.dispatch")
+        backend_started.connect(
+            lambda **kwargs: dispatcher.start(), weak=False, dispatch_uid="receivers.start"
+        )
+        backend_stopping.connect(
+            lambda **kwargs: dispatcher.stop(), weak=False, dispatch_uid="receivers.stop"
+        )
+        register_plugin_source(dispatcher.plugins)

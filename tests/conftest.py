@@ -1,0 +1,59 @@
+import os
+import uuid
+
+import pytest
+
+from tests.live import LiveBackend
+from tests.plugins import recorded
+
+# With POA_REQUIRE_SERVICES set (CI), tests needing Redis fail instead of skipping.
+REQUIRE_SERVICES = os.environ.get("POA_REQUIRE_SERVICES") == "1"
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def live_db(transactional_db, django_db_serialized_rollback):
+    """Committed writes (visible to a server process), with the seeded rows restored for every test."""
+
+
+@pytest.fixture
+def live_backend(live_db):
+    """Factory: ``start(env=...)`` runs the real backend on free ports; all are stopped after the test."""
+    started: list[LiveBackend] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> LiveBackend:
+        backend = LiveBackend(env=env)
+        if started:
+            backend.ports = dict(started[0].ports)  # a second process shares the listeners' rows
+        started.append(backend)
+        return backend.start(*args)
+
+    yield start
+    for backend in started:
+        backend.stop()
+
+
+@pytest.fixture
+def redis_url():
+    """A Redis URL with a fresh key prefix; skips when Redis is down, unless services are required."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_TEST_URL).ping()
+    except redis.RedisError as exc:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Redis at {REDIS_TEST_URL} is required: {exc}")
+        pytest.skip(f"Redis at {REDIS_TEST_URL} is not running")
+    return REDIS_TEST_URL
+
+
+@pytest.fixture
+def redis_prefix():
+    return f"poa-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def _clear_recorded():
+    recorded.clear()
+    yield
+    recorded.clear()

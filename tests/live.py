@@ -1,0 +1,150 @@
+"""Start the real backend (``manage.py runbackend``) on free ports, sharing the test database.
+
+End-to-end tests speak to it over real sockets, the way agents and dashboards do.
+The test process and the server share one database, so a test can add rows
+(agents, receivers) and the server sees them; tests using it run with
+``transactional_db`` so their writes are committed.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from handlers.models import CustomHandler
+from receivers.models import Receiver
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """The URL of the database this test process is using (the test database)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return (
+        f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    )
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"backend exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"backend did not listen on {port} within {timeout}s")
+
+
+class LiveBackend:
+    """A running ``runbackend`` subprocess; ``ports`` maps plug-in row names to their ports."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.extra_env = env or {}
+        self.ports: dict[str, int] = {}
+        self.process: subprocess.Popen | None = None
+        self.data_dir = Path(tempfile.mkdtemp(prefix="poa-live-"))
+        self.log_path = self.data_dir / "server.log"
+
+    def assign_ports(self) -> None:
+        """Move every enabled row that names a port onto a free one (two rows on one port stay together)."""
+        by_old_port: dict[int, int] = {}
+        for model in (CustomHandler, Receiver):
+            for row in model.objects.filter(enabled=True):
+                if isinstance(row.options, dict) and "port" in row.options:
+                    new = by_old_port.setdefault(row.options["port"], free_port())
+                    row.options = {**row.options, "host": "127.0.0.1", "port": new}
+                    row.save(update_fields=["options"])
+                    self.ports[row.name] = new
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("DATABASE_URL", "POA_DATA_DIR", "POA_TEST_SQLITE")
+        }
+        env.update(
+            DATABASE_URL=database_url(),
+            POA_DATA_DIR=str(self.data_dir),
+            DJANGO_SECRET_KEY=settings.SECRET_KEY,
+            POA_JWT_SECRET=settings.POA_BACKEND["JWT_SECRET"],
+            POA_CONFIG_REFRESH_INTERVAL="0.5",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, *args: str) -> "LiveBackend":
+        if not self.ports:
+            self.assign_ports()
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "runbackend", "--no-migrate", *args],
+            cwd=ROOT,
+            env=self.environment(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        for port in set(self.ports.values()):
+            wait_for_port(port, self.process)
+        return self
+
+    def url(self, name: str, scheme: str | None = None) -> str:
+        """Base URL of the listener of row ``name`` (scheme from the row unless given)."""
+        if scheme is None:
+            scheme = "https" if self._row_scheme(name) == "https" else "http"
+        return f"{scheme}://127.0.0.1:{self.ports[name]}"
+
+    def _row_scheme(self, name: str) -> str:
+        for model in (CustomHandler, Receiver):
+            row = model.objects.filter(name=name).first()
+            if row is not None:
+                return row.options.get("scheme", "http")
+        raise KeyError(name)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines a RecordingReceiver wrote to ``path``."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

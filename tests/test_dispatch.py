@@ -1,0 +1,136 @@
+"""Dispatch through the signals: subscriptions, order, isolation, admin edits without restart."""
+
+import time
+
+import pytest
+
+from handlers.base import CustomHandler
+from poa_backend.models import MetricType
+from poa_backend.protocol import Message
+from receivers.dispatch import dispatcher
+from receivers.models import Receiver
+from tests.plugins import recorded
+
+pytestmark = pytest.mark.usefixtures("live_db")
+
+
+@pytest.fixture
+def handler():
+    return CustomHandler("test-handler", {})
+
+
+@pytest.fixture
+def running():
+    Receiver.objects.all().delete()  # only the receivers a test adds
+    dispatcher.start()
+    yield dispatcher
+    dispatcher.stop(timeout=5)
+
+
+def add_receiver(name, class_path="tests.plugins.RecordingReceiver", metric_types=(), **options):
+    row = Receiver.objects.create(name=name, class_path=class_path, options=options)
+    row.metric_types.set(MetricType.objects.filter(name__in=metric_types))
+    return row
+
+
+def wait_until(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def messages_of(name):
+    return [value for event, value in recorded[name] if event == "message"]
+
+
+def sample(agent, kind, n, data_type="ethereum_metrics"):
+    return Message(agent_id=agent, data_type=data_type, data={"type": kind, "body": {"n": n}})
+
+
+def test_receiver_gets_exactly_its_subscribed_types_in_order_per_agent(running, handler):
+    add_receiver("ethereum-only", metric_types=["ethereum_metrics"])
+    add_receiver("everything", metric_types=["ethereum_metrics", "networking_metrics", "system_metrics"])
+    running.reload()
+    sent = []
+    for n in range(300):
+        for agent in ("a", "b"):
+            for data_type in ("ethereum_metrics", "networking_metrics", "system_metrics"):
+                message = sample(agent, "statistics", n, data_type)
+                sent.append(message)
+                handler.send_to_receivers(message)
+
+    assert wait_until(lambda: len(messages_of("everything")) == len(sent))
+    assert wait_until(lambda: len(messages_of("ethereum-only")) == len(sent) // 3)
+    eth = messages_of("ethereum-only")
+    assert {m["data_type"] for m in eth} == {"ethereum_metrics"}
+    for agent in ("a", "b"):
+        got = [m["data"]["body"]["n"] for m in eth if m["agent_id"] == agent]
+        assert got == list(range(300))
+        everything = [
+            (m["data_type"], m["data"]["body"]["n"])
+            for m in messages_of("everything")
+            if m["agent_id"] == agent
+        ]
+        assert everything == [(m.data_type, m.data["body"]["n"]) for m in sent if m.agent_id == agent]
+
+
+def test_inactive_and_out_of_band_reach_every_running_receiver_in_order(running, handler):
+    add_receiver("one", metric_types=["ethereum_metrics"])
+    add_receiver("two", metric_types=["system_metrics"])
+    running.reload()
+    handler.send_to_receivers(sample("a", "block", 1))
+    handler.publish_inactive("a")
+    from poa_backend.signals import out_of_band_message
+
+    out_of_band_message.send(sender=None, payload={"hello": 1}, receiver="two")
+    assert wait_until(lambda: len(recorded["two"]) == 2)
+    assert wait_until(lambda: len(recorded["one"]) == 2)
+    assert [event for event, _ in recorded["one"]] == ["message", "inactive"]
+    assert recorded["two"] == [("inactive", "a"), ("out_of_band", {"hello": 1})]
+
+
+def test_a_raising_receiver_is_counted_and_does_not_stop_a_healthy_one(running, handler):
+    add_receiver("healthy", metric_types=["ethereum_metrics"])
+    add_receiver("broken", class_path="tests.plugins.RaisingReceiver", metric_types=["ethereum_metrics"])
+    running.reload()
+    for n in range(50):
+        handler.send_to_receivers(sample("a", "block", n))
+    assert wait_until(lambda: len(messages_of("healthy")) == 50)
+    assert wait_until(lambda: running.get("broken").stats.failures == 50)
+    assert "RuntimeError" in running.get("broken").stats.last_error
+    assert running.get("healthy").stats.delivered == 50
+
+
+def test_a_slow_receiver_does_not_delay_send_to_receivers(running, handler):
+    add_receiver(
+        "slow", class_path="tests.plugins.SlowReceiver", metric_types=["ethereum_metrics"], batch_size=10
+    )
+    add_receiver("fast", metric_types=["ethereum_metrics"])
+    running.reload()
+    started = time.perf_counter()
+    for n in range(100):
+        handler.send_to_receivers(sample("a", "block", n))
+    elapsed = time.perf_counter() - started
+    # 100 sends to a receiver sleeping 1 s per 10-message batch would take 10 s if they waited.
+    assert elapsed < 0.5
+    assert wait_until(lambda: len(messages_of("fast")) == 100)
+    assert len(messages_of("slow")) < 100
+
+
+def test_a_full_queue_is_counted_and_logged(running, handler, caplog):
+    add_receiver(
+        "tiny",
+        class_path="tests.plugins.SlowReceiver",
+        metric_types=["ethereum_metrics"],
+        queue_size=5,
+        batch_size=1,
+    )
+    running.reload()
+    for n in range(20):
+        handler.send_to_receivers(sample("a", "block", n))
+    stats = running.get("tiny").stats
+    assert stats.dropped >= 13
+    assert "queue full" in caplog.text
