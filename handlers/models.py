@@ -1,3 +1,7 @@
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import models
+from django.utils import timezone
+
 from handlers import base
 from poa_backend.models import PluginRow
 
@@ -9,3 +13,47 @@ class CustomHandler(PluginRow):
 
     class Meta(PluginRow.Meta):
         verbose_name = "custom handler"
+
+
+class AgentUser(models.Model):
+    """An agent's credentials: it trades them on ``POST /session`` for a JWT."""
+
+    name = models.CharField(max_length=150, unique=True)
+    password = models.CharField(max_length=128, help_text="A Django password hash, never the password.")
+    is_active = models.BooleanField("active", default=True, help_text="Inactive users' tokens stop working.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "agent user"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_password(self, raw_password: str) -> None:
+        self.password = make_password(raw_password)
+
+    def check_password(self, raw_password: str) -> bool:
+        """Whether the password matches; re-hashes it when the hasher settings moved on."""
+
+        def upgrade(raw: str) -> None:
+            self.set_password(raw)
+            self.save(update_fields=["password"])
+
+        return check_password(raw_password, self.password, upgrade)
+
+
+class BannedToken(models.Model):
+    """A token refused before its expiry, by its ``jti``; purged once it would have expired anyway."""
+
+    jti = models.CharField("token id", max_length=64, unique=True)
+    user_name = models.CharField(max_length=150, blank=True, help_text="The token's subject, for operators.")
+    expires_at = models.DateTimeField(db_index=True)
+    banned_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-banned_at"]
+        verbose_name = "banned token"
+
+    def __str__(self) -> str:
+        return f"{self.jti} ({self.user_name})"

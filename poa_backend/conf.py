@@ -17,6 +17,13 @@ DEFAULTS: dict[str, Any] = {
     "JWT_SECRET": "",
     "JWT_LIFETIME": 3600,
     "JWT_ISSUER": "poa_backend",
+    # Seconds a checked token's verdict is reused in-process (other processes see a ban this late).
+    "JWT_CHECK_CACHE_TTL": 1.0,
+    # Failed credential checks allowed per client address and per user name in a window of seconds.
+    "AUTH_FAILURE_LIMIT": 10,
+    "AUTH_FAILURE_WINDOW": 60,
+    # Seconds between purges of expired banned tokens while the server runs.
+    "BANNED_TOKEN_PURGE_INTERVAL": 3600.0,
     # Serve the auth endpoints over plain HTTP (only behind a TLS-terminating proxy).
     "ALLOW_PLAIN_HTTP_AUTH": False,
     # Overrides the dashboard receiver's stored secret when set.

@@ -1,0 +1,1 @@
+"""Agent authentication: credentials for JWT sessions, the admin user API, token and user bans."""

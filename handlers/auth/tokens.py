@@ -1,0 +1,189 @@
+"""JWT sessions: issue a token for an agent user, and the one check every handler uses.
+
+A token is valid when it verifies (HS256, our issuer, every claim present), is
+unexpired, is not banned (by ``jti``), and its user exists, is active and was
+created before the token was issued (a deleted and re-created name does not revive
+old tokens). Expiry is told apart (``TokenExpired``) so handlers can say so.
+
+Checks run thousands of times a second, so a valid verdict is reused in-process for
+``JWT_CHECK_CACHE_TTL`` seconds (never past the token's expiry). Any ban, deactivation
+or deletion made in this process forgets every verdict at once, so it applies
+immediately here; other processes notice it within that TTL.
+"""
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import jwt
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+from django.db.models import Exists
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from poa_backend.conf import poa_settings
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["sub", "exp", "iat", "nbf", "jti", "iss"]
+#: Longer strings are not our tokens; refusing them early bounds the work per check.
+MAX_TOKEN_LENGTH = 4096
+
+
+class TokenError(Exception):
+    """The token is not valid; the message says why (for logs; never shown with the token)."""
+
+
+class TokenExpired(TokenError):
+    """The token verified but its ``exp`` is past."""
+
+
+class InvalidToken(TokenError):
+    """Malformed, bad signature, wrong issuer, banned, or its user is missing or inactive."""
+
+
+def issue_token(user_name: str) -> str:
+    """A signed session token for the agent user, valid for ``JWT_LIFETIME`` seconds."""
+    now = int(time.time())
+    claims = {
+        "sub": user_name,
+        "iat": now,
+        "nbf": now,
+        "exp": now + int(poa_settings.JWT_LIFETIME),
+        "jti": uuid.uuid4().hex,
+        "iss": poa_settings.JWT_ISSUER,
+    }
+    return jwt.encode(claims, poa_settings.JWT_SECRET, algorithm=ALGORITHM)
+
+
+def verified_claims(token: object) -> dict[str, Any]:
+    """The claims of a token that verifies and is unexpired (no database look-up)."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("not a token")
+    try:
+        claims = jwt.decode(
+            token,
+            poa_settings.JWT_SECRET,
+            algorithms=[ALGORITHM],
+            issuer=poa_settings.JWT_ISSUER,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired("token expired") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(f"token refused: {type(exc).__name__}") from exc
+    if not isinstance(claims["sub"], str) or not claims["sub"] or not isinstance(claims["jti"], str):
+        raise InvalidToken("token refused: bad subject or id")
+    return claims
+
+
+def check_token(token: str) -> str:
+    """The agent user name a token stands for; raises ``TokenExpired`` or ``InvalidToken``."""
+    user_name = _verdicts.get(token)
+    if user_name is not None:
+        return user_name
+    generation = _verdicts.generation
+    claims = verified_claims(token)
+    _check_standing(claims)
+    _verdicts.put(token, claims["sub"], claims["exp"], generation)
+    return claims["sub"]
+
+
+async def acheck_token(token: str) -> str:
+    """``check_token`` for async code: a cached verdict at once, else the database on a worker thread."""
+    user_name = _verdicts.get(token)
+    if user_name is not None:
+        return user_name
+    return await sync_to_async(_check_token_in_worker, thread_sensitive=False)(token)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <jwt>`` header, else None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+def forget_verdicts() -> None:
+    """Drop every cached verdict: call after any ban, deactivation or deletion."""
+    _verdicts.clear()
+
+
+@receiver(post_save, sender="handlers.AgentUser", dispatch_uid="auth-forget-on-user-save")
+@receiver(post_delete, sender="handlers.AgentUser", dispatch_uid="auth-forget-on-user-delete")
+@receiver(post_save, sender="handlers.BannedToken", dispatch_uid="auth-forget-on-ban")
+def _forget_on_change(**kwargs: Any) -> None:
+    """Edits anywhere in this process (admin forms included) apply to the next check."""
+    forget_verdicts()
+
+
+def _check_token_in_worker(token: str) -> str:
+    close_old_connections()  # worker threads never see a request's end, so tidy up here
+    return check_token(token)
+
+
+def _check_standing(claims: dict[str, Any]) -> None:
+    from handlers.models import AgentUser, BannedToken
+
+    # One query: the user's standing and whether this token is banned.
+    row = (
+        AgentUser.objects.filter(name=claims["sub"], is_active=True)
+        .annotate(banned=Exists(BannedToken.objects.filter(jti=claims["jti"])))
+        .values_list("created_at", "banned")
+        .order_by()
+        .first()
+    )
+    if row is None:
+        raise InvalidToken("token refused: user unknown or inactive")
+    created_at, banned = row
+    if banned:
+        raise InvalidToken("token refused: banned")
+    if claims["iat"] < int(created_at.timestamp()):
+        raise InvalidToken("token refused: issued before the user was created")
+
+
+class _Verdicts:
+    """Recently checked valid tokens: token -> (user name, exp, fresh until), bounded in size."""
+
+    MAX_ENTRIES = 50_000
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[str, float, float]] = {}
+        self._lock = threading.Lock()
+        #: Bumped by ``clear``; a check that started before a clear does not store its verdict.
+        self.generation = 0
+
+    def get(self, token: str) -> str | None:
+        entry = self._entries.get(token) if isinstance(token, str) else None
+        if entry is None:
+            return None
+        user_name, expires_at, fresh_until = entry
+        if time.time() >= expires_at:
+            raise TokenExpired("token expired")
+        if time.monotonic() >= fresh_until:
+            return None
+        return user_name
+
+    def put(self, token: str, user_name: str, expires_at: float, generation: int) -> None:
+        ttl = float(poa_settings.JWT_CHECK_CACHE_TTL)
+        if ttl <= 0:
+            return
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[token] = (user_name, expires_at, time.monotonic() + ttl)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+
+_verdicts = _Verdicts()
