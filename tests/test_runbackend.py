@@ -1,0 +1,48 @@
+"""runbackend end to end: every listener of the enabled rows answers; SIGTERM drains and exits."""
+
+import ssl
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from poa_backend.models import MetricType
+from receivers.models import Receiver
+from tests.live import read_events
+
+pytestmark = pytest.mark.usefixtures("live_db")
+
+
+def status_of(url: str) -> int:
+    context = ssl._create_unverified_context()
+    try:
+        with urllib.request.urlopen(url, timeout=10, context=context) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_all_default_listeners_answer_and_sigterm_drains_and_terminates(live_backend, tmp_path):
+    events = tmp_path / "events.jsonl"
+    recorder = Receiver.objects.create(
+        name="recorder", class_path="tests.plugins.RecordingReceiver", options={"path": str(events)}
+    )
+    recorder.metric_types.set(MetricType.objects.all())
+
+    backend = live_backend()
+    assert set(backend.ports) >= {"rest", "auth", "dashboard"}
+    # Unknown paths answer 404 on every listener: each is up and routed.
+    assert status_of(backend.url("rest") + "/no-such-path") == 404
+    assert status_of(backend.url("auth") + "/no-such-path") == 404
+    assert backend.url("auth").startswith("https://")
+    assert status_of(backend.url("dashboard") + "/no-such-path") == 404
+    for name in ("rest", "auth", "dashboard"):
+        assert f"listening on {backend.url(name)}" in backend.log
+
+    started = time.monotonic()
+    code = backend.stop(timeout=10)
+    assert time.monotonic() - started < 10
+    assert code == 0, backend.log
+    assert [e["event"] for e in read_events(events)][-1:] == ["terminate"]
+    assert "Traceback" not in backend.log
