@@ -49,5 +49,6 @@ def test_a_missing_production_secret_is_a_one_line_error_naming_it(tmp_path):
     )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        "poa_backend: configuration error: POA_JWT_SECRET must be set when DATABASE_URL is set and DEBUG is off"
+        "poa_backend: configuration error: "
+        "POA_JWT_SECRET must be set when DATABASE_URL is set and DEBUG is off"
     ]
