@@ -37,6 +37,12 @@ DEFAULTS: dict[str, Any] = {
     "RECEIVER_BATCH_SIZE": 500,
     # Seconds receivers get to drain their queues on shutdown.
     "RECEIVER_DRAIN_TIMEOUT": 5.0,
+    # When set, /metrics wants "Authorization: Bearer <token>".
+    "METRICS_TOKEN": "",
+    # Seconds between samples of per-process gauges (receiver queue depths).
+    "METRICS_SAMPLE_INTERVAL": 2.0,
+    # An agent with no message for this many seconds is shown inactive (history API, /metrics).
+    "AGENT_STALE_AFTER": 15.0,
 }
 
 

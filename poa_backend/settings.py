@@ -33,6 +33,11 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DATA_DIR = Path(os.environ.get("POA_DATA_DIR") or BASE_DIR / "var").resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
+# Prometheus metrics of every process serving from this data dir add up (poa_backend/metrics.py).
+# Set before anything imports prometheus_client, which reads it once.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(DATA_DIR / "metrics")
+(DATA_DIR / "metrics").mkdir(exist_ok=True)
+
 DEBUG = env_bool("DEBUG")
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -179,6 +184,8 @@ POA_BACKEND = {
         "DASHBOARD_SECRET": os.environ.get("POA_DASHBOARD_SECRET"),
         "REDIS_PREFIX": os.environ.get("POA_REDIS_PREFIX"),
         "CONFIG_REFRESH_INTERVAL": os.environ.get("POA_CONFIG_REFRESH_INTERVAL"),
+        "METRICS_TOKEN": os.environ.get("POA_METRICS_TOKEN"),
+        "AGENT_STALE_AFTER": os.environ.get("POA_AGENT_STALE_AFTER"),
     }.items()
     if value not in (None, "")
 }

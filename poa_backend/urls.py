@@ -3,8 +3,11 @@
 from django.contrib import admin
 from django.urls import path
 
+from poa_backend.metrics import metrics_view
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 handler404 = "poa_backend.views.not_found"

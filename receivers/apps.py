@@ -14,6 +14,7 @@ class ReceiversConfig(AppConfig):
             message_received,
             out_of_band_message,
         )
+        from receivers import metrics as receiver_metrics
         from receivers.dispatch import dispatcher
 
         message_received.connect(dispatcher.on_message, dispatch_uid="receivers.dispatch")
@@ -26,3 +27,4 @@ class ReceiversConfig(AppConfig):
             lambda **kwargs: dispatcher.stop(), weak=False, dispatch_uid="receivers.stop"
         )
         register_plugin_source(dispatcher.plugins)
+        receiver_metrics.register()

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import close_old_connections
 
+from poa_backend import metrics
 from poa_backend.conf import poa_settings
 from poa_backend.protocol import Message
 from receivers import base
@@ -77,6 +78,7 @@ class RunningReceiver:
             self.queue.put_nowait(item)
         except queue.Full:
             self.stats.dropped += 1
+            metrics.event_dropped(self.name)
             now = time.monotonic()
             if now - self.stats._last_drop_log > 1.0:
                 self.stats._last_drop_log = now
@@ -138,12 +140,15 @@ class RunningReceiver:
         if not messages:
             return
         started = time.perf_counter()
-        if self._ready and self._call("handle_messages", self.instance.handle_messages, messages):
+        ok = self._ready and self._call("handle_messages", self.instance.handle_messages, messages)
+        if ok:
             self.stats.delivered += len(messages)
         else:
             self.stats.failures += len(messages)
         self.stats.batches += 1
-        self.stats.batch_seconds += time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        self.stats.batch_seconds += seconds
+        metrics.batch_handled(self.name, len(messages), ok, seconds)
 
     def _call(self, hook: str, method: Any, *args: Any) -> bool:
         try:
