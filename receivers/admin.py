@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from receivers.dispatch import dispatcher
-from receivers.models import Receiver
+from receivers.models import EthereumStatistics, Receiver, SystemStatistics
 
 
 @admin.register(Receiver)
@@ -56,3 +56,46 @@ class ReceiverAdmin(admin.ModelAdmin):
     @admin.display(description="last error")
     def last_error(self, row: Receiver) -> object:
         return self._figure(row, "last_error") or "-"
+
+
+class StatisticsAdmin(admin.ModelAdmin):
+    """Stored reports are a record of what agents sent: listed and filtered, never edited here."""
+
+    list_filter = ["agent_id"]
+    date_hierarchy = "date"
+    search_fields = ["agent_id"]
+    ordering = ["-date"]
+    list_per_page = 100
+    # Counting a large table on every page is slow; "show all" is not offered either.
+    show_full_result_count = False
+    list_max_show_all = 0
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+
+@admin.register(EthereumStatistics)
+class EthereumStatisticsAdmin(StatisticsAdmin):
+    list_display = [
+        "date",
+        "agent_id",
+        "active",
+        "mining",
+        "hashrate",
+        "peers",
+        "gas_price",
+        "current_block",
+        "highest_block",
+        "starting_block",
+    ]
+
+
+@admin.register(SystemStatistics)
+class SystemStatisticsAdmin(StatisticsAdmin):
+    list_display = ["date", "agent_id", "cpu_load", "disk_usage", "memory_usage"]

@@ -15,3 +15,58 @@ class Receiver(PluginRow):
 
     class Meta(PluginRow.Meta):
         verbose_name = "receiver"
+
+
+class EthereumStatistics(models.Model):
+    """One ``statistics`` report of an agent's Ethereum node, as the storage receiver wrote it.
+
+    ``date`` is when the backend received the report, to the microsecond; together
+    with ``agent_id`` it identifies the row. Block numbers are integers (the agent
+    sends them as hex quantities) and null when the node was not syncing.
+    """
+
+    date = models.DateTimeField(help_text="When the backend received the report (UTC).")
+    agent_id = models.CharField(max_length=255)
+    active = models.BooleanField()
+    mining = models.BooleanField()
+    hashrate = models.BigIntegerField()
+    peers = models.IntegerField()
+    gas_price = models.BigIntegerField(help_text="In wei.")
+    current_block = models.BigIntegerField(null=True, blank=True)
+    highest_block = models.BigIntegerField(null=True, blank=True)
+    starting_block = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Ethereum statistics"
+        verbose_name_plural = "Ethereum statistics"
+        ordering = ["-date"]
+        constraints = [
+            # Also the index for "one agent's reports over time".
+            models.UniqueConstraint(fields=["agent_id", "date"], name="ethereum_statistics_agent_date"),
+        ]
+        indexes = [models.Index(fields=["date"], name="ethereum_statistics_date")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} at {self.date:%Y-%m-%d %H:%M:%S}"
+
+
+class SystemStatistics(models.Model):
+    """One ``statistics`` report of an agent's host (percentages), as the storage receiver wrote it."""
+
+    date = models.DateTimeField(help_text="When the backend received the report (UTC).")
+    agent_id = models.CharField(max_length=255)
+    cpu_load = models.FloatField(help_text="Percent.")
+    disk_usage = models.FloatField(help_text="Percent.")
+    memory_usage = models.FloatField(help_text="Percent.")
+
+    class Meta:
+        verbose_name = "system statistics"
+        verbose_name_plural = "system statistics"
+        ordering = ["-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent_id", "date"], name="system_statistics_agent_date"),
+        ]
+        indexes = [models.Index(fields=["date"], name="system_statistics_date")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} at {self.date:%Y-%m-%d %H:%M:%S}"

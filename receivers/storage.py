@@ -1,0 +1,156 @@
+"""Storage receivers: agents' ``statistics`` reports as rows in the project database.
+
+Each batch the dispatcher hands over becomes one ``bulk_create`` (split only by
+the database's own limit on query parameters), never a query per message. A
+message of another kind, or a body with a missing or mistyped field, is skipped
+and counted (logged at debug level): one bad report never fails its batch.
+"""
+
+import logging
+import math
+from typing import Any
+
+from django.db import connections, models
+
+from poa_backend.protocol import Message
+from receivers.base import Receiver
+from receivers.models import EthereumStatistics, SystemStatistics
+from receivers.received_time import AgentClock, now, received_at
+
+logger = logging.getLogger(__name__)
+
+BIGINT_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+AGENT_ID_MAX_LENGTH = 255
+
+
+class InvalidBody(ValueError):
+    """A report that cannot become a row; the message names the field."""
+
+
+def quantity(body: dict[str, Any], key: str, maximum: int = BIGINT_MAX) -> int:
+    """A non-negative integer given as a JSON number, a "0x" hex string or a decimal string."""
+    value = body.get(key)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        try:
+            value = int(text, 16) if text.startswith("0x") else int(text, 10)
+        except ValueError:
+            raise InvalidBody(f"{key}: not a number: {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidBody(f"{key}: must be an integer, got {type(value).__name__}")
+    if not 0 <= value <= maximum:
+        raise InvalidBody(f"{key}: out of range: {value}")
+    return value
+
+
+def flag(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key)
+    if not isinstance(value, bool):
+        raise InvalidBody(f"{key}: must be true or false, got {type(value).__name__}")
+    return value
+
+
+def percentage(body: dict[str, Any], key: str) -> float:
+    value = body.get(key)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise InvalidBody(f"{key}: must be a finite number, got {value!r}")
+    return float(value)
+
+
+class StatisticsReceiver(Receiver):
+    """Writes every ``statistics`` message it gets as one row of ``model``; subclasses map the body."""
+
+    model: type[models.Model]
+    #: The ``data.type`` of the messages this receiver stores.
+    report_kind = "statistics"
+    #: Most rows in one INSERT (the database may lower it: SQLite limits query parameters).
+    insert_batch_size = 1000
+
+    def __init__(self, name: str, options: dict[str, Any] | None = None) -> None:
+        super().__init__(name, options)
+        self.clock = AgentClock()
+        #: Figures for operators: rows handed to the database, messages skipped.
+        self.stored = 0
+        self.skipped = 0
+
+    def row_fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The model fields from a report body; raises InvalidBody naming the bad field."""
+        raise NotImplementedError
+
+    def handle_messages(self, messages: list[Message]) -> None:
+        batch_time = now()
+        rows = []
+        for message in messages:
+            fields = self._fields_or_none(message)
+            if fields is None:
+                self.skipped += 1
+                continue
+            date = self.clock.stamp(message.agent_id, received_at(message, batch_time))
+            rows.append(self.model(date=date, agent_id=message.agent_id, **fields))
+        if rows:
+            # ignore_conflicts: a row already stored (same agent, same instant) never fails the batch.
+            self.model.objects.bulk_create(rows, batch_size=self.insert_batch_size, ignore_conflicts=True)
+            self.stored += len(rows)
+
+    def handle_inactive(self, agent_id: str) -> None:
+        self.clock.forget(agent_id)
+
+    def terminate(self) -> None:
+        """Close this worker thread's database connections (kept open between batches)."""
+        connections.close_all()
+
+    def _fields_or_none(self, message: Message) -> dict[str, Any] | None:
+        data = message.data
+        if not isinstance(data, dict) or data.get("type") != self.report_kind:
+            logger.debug("%s: skipped a message that is not %r", self.name, self.report_kind)
+            return None
+        body = data.get("body")
+        try:
+            if not isinstance(message.agent_id, str) or not 0 < len(message.agent_id) <= AGENT_ID_MAX_LENGTH:
+                raise InvalidBody(f"agent id: must be 1 to {AGENT_ID_MAX_LENGTH} characters")
+            if not isinstance(body, dict):
+                raise InvalidBody("body: must be an object")
+            return self.row_fields(body)
+        except InvalidBody as exc:
+            logger.debug("%s: skipped a report of agent %r: %s", self.name, message.agent_id, exc)
+            return None
+
+
+class EthereumStatisticsReceiver(StatisticsReceiver):
+    """``statistics`` of ``ethereum_metrics`` -> ``EthereumStatistics`` rows."""
+
+    model = EthereumStatistics
+
+    def row_fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "syncing" not in body:
+            raise InvalidBody("syncing: missing")
+        syncing = body["syncing"]
+        blocks: dict[str, int | None] = dict.fromkeys(("current_block", "highest_block", "starting_block"))
+        if isinstance(syncing, dict):
+            blocks = {
+                "current_block": quantity(syncing, "currentBlock"),
+                "highest_block": quantity(syncing, "highestBlock"),
+                "starting_block": quantity(syncing, "startingBlock"),
+            }
+        return {
+            "active": flag(body, "active"),
+            "mining": flag(body, "mining"),
+            "hashrate": quantity(body, "hashrate"),
+            "peers": quantity(body, "peers", maximum=INT_MAX),
+            "gas_price": quantity(body, "gasPrice"),
+            **blocks,
+        }
+
+
+class SystemStatisticsReceiver(StatisticsReceiver):
+    """``statistics`` of ``system_metrics`` -> ``SystemStatistics`` rows."""
+
+    model = SystemStatistics
+
+    def row_fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "cpu_load": percentage(body, "cpu_load"),
+            "disk_usage": percentage(body, "disk_usage"),
+            "memory_usage": percentage(body, "memory_usage"),
+        }
