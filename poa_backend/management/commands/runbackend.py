@@ -3,12 +3,12 @@
 import logging
 from typing import Any
 
-import daphne.server
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from poa_backend.plugins import Listener
+from poa_backend.server import Server
 from poa_backend.tls import ensure_self_signed_pair
 
 logger = logging.getLogger("poa_backend.runbackend")
@@ -63,7 +63,7 @@ class Command(BaseCommand):
             runtime.stop()
             raise CommandError("no enabled handler or receiver names a port: nothing to listen on")
 
-        server = daphne.server.Server(
+        server = Server(
             application=application,
             endpoints=[endpoint_description(listener) for listener in listeners],
             signal_handlers=True,

@@ -1,0 +1,68 @@
+"""The Daphne server ``runbackend`` runs, completed with two ASGI WebSocket features Daphne lacks.
+
+- The Denial Response extension (``websocket.http.response``): an application may
+  refuse a handshake with any HTTP status and body (a 401 for a bad token, a 400
+  for a bad secret) instead of the 403 Daphne gives for close-before-accept.
+- The ``reason`` of ``websocket.close``: sent in the close frame with the code.
+"""
+
+from http import HTTPStatus
+from typing import Any
+
+import daphne.server
+from autobahn.websocket.protocol import WebSocketProtocol
+
+from poa_backend.websocket import DENIAL_EXTENSION
+
+OPEN = WebSocketProtocol.STATE_OPEN
+
+
+class Server(daphne.server.Server):
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
+        if scope.get("type") == "websocket":
+            scope["extensions"] = {**(scope.get("extensions") or {}), DENIAL_EXTENSION: {}}
+        return super().create_application(protocol, scope)
+
+    async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind in ("websocket.http.response.start", "websocket.http.response.body"):
+            if protocol in self.connections and not self.connections[protocol].get("disconnected"):
+                self._denial_reply(protocol, message)
+            return
+        if kind == "websocket.close" and message.get("reason") and protocol.state == OPEN:
+            protocol.sendClose(code=message.get("code") or 1000, reason=message["reason"])
+            return
+        await super().handle_reply(protocol, message)
+
+    def _denial_reply(self, protocol: Any, message: dict[str, Any]) -> None:
+        """Collect the denial response; once complete, write it in place of the handshake answer."""
+        details = self.connections[protocol]
+        if message["type"] == "websocket.http.response.start":
+            if not hasattr(protocol, "handshake_deferred") or "denial" in details:
+                raise ValueError("websocket.http.response.start after the handshake was answered")
+            details["denial"] = {"status": int(message["status"]), "headers": message.get("headers", [])}
+            details["denial_body"] = []
+            return
+        if "denial" not in details:
+            raise ValueError("websocket.http.response.body before websocket.http.response.start")
+        details["denial_body"].append(message.get("body", b""))
+        if not message.get("more_body", False):
+            denial = details.pop("denial")
+            write_denial(protocol, denial["status"], denial["headers"], b"".join(details.pop("denial_body")))
+            self.protocol_disconnected(protocol)
+            self.log_action("websocket", "rejected", {"path": protocol.request.path})
+
+
+def write_denial(protocol: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    """Answer the upgrade request with an HTTP response and drop the connection (no socket opens)."""
+    del protocol.handshake_deferred  # never fired: the response below replaces the handshake answer
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Denied"
+    lines = [f"HTTP/1.1 {status} {phrase}".encode("latin-1")]
+    lines += [name + b": " + value for name, value in headers if name.lower() != b"content-length"]
+    lines += [b"Content-Length: " + str(len(body)).encode(), b"Connection: close"]
+    protocol.wasNotCleanReason = f"handshake denied with {status}"
+    protocol.sendData(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+    protocol.dropConnection(abort=False)

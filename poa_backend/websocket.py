@@ -1,0 +1,42 @@
+"""Refusing a WebSocket handshake with a real HTTP status (401, 400, ...) and body.
+
+ASGI's WebSocket Denial Response extension lets an application answer the
+upgrade request with any HTTP response instead of opening the socket. Our
+server (``poa_backend.server.Server``, what ``runbackend`` runs) supports it;
+under a server that does not, the only refusal ASGI has is closing before
+accepting, which the server turns into 403.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+DENIAL_EXTENSION = "websocket.http.response"
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def supports_denial(scope: dict[str, Any]) -> bool:
+    """Whether the server lets this connection be refused with an HTTP response of our choice."""
+    return DENIAL_EXTENSION in (scope.get("extensions") or {})
+
+
+async def deny(
+    scope: dict[str, Any],
+    send: Send,
+    status: int,
+    body: bytes = b"",
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    """Refuse the handshake of ``scope`` with ``status`` and ``body`` (403 where the server cannot).
+
+    ``send`` is the connection's raw ASGI send (a Channels consumer's ``base_send``).
+    A non-empty body is sent as ``application/json`` unless ``headers`` name a type.
+    """
+    if not supports_denial(scope):
+        await send({"type": "websocket.close"})
+        return
+    headers = list(headers)
+    if body and not any(name.lower() == b"content-type" for name, _ in headers):
+        headers.append((b"content-type", b"application/json"))
+    await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
