@@ -7,8 +7,13 @@ from collections import defaultdict
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import URLPattern, path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
-from poa_backend.protocol import Message
+from handlers.base import CustomHandler
+from poa_backend.protocol import Message, is_metric_type
 from receivers.base import Receiver
 
 # In-process record of what each RecordingReceiver (by row name) got.
@@ -80,3 +85,64 @@ class PickyReceiver(Receiver):
 
 class NotAPlugin:
     pass
+
+
+class FormPingHandler(CustomHandler):
+    """A third party's handler: agents post HTML forms (the example in docs/handlers.md).
+
+    ``POST /<prefix>/data`` with form fields ``id``, ``type`` and any others (the data);
+    ``POST /<prefix>/bye`` with ``id``. Option ``prefix`` (default ``form``).
+    """
+
+    @classmethod
+    def clean_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        options = super().clean_options(options)
+        prefix = options.setdefault("prefix", "form")
+        if not isinstance(prefix, str) or not prefix.isidentifier():
+            raise ValidationError("prefix: must be a word of letters, digits and _")
+        return options
+
+    def http_urls(self) -> list[URLPattern]:
+        prefix = self.options["prefix"]
+        return [
+            path(f"{prefix}/data", csrf_exempt(require_POST(self.data))),
+            path(f"{prefix}/bye", csrf_exempt(require_POST(self.bye))),
+        ]
+
+    def data(self, request: HttpRequest) -> HttpResponse:
+        fields = request.POST.dict()
+        agent_id, data_type = fields.pop("id", ""), fields.pop("type", "")
+        if not agent_id or not is_metric_type(data_type):
+            return HttpResponse(status=422)
+        self.send_to_receivers(Message(agent_id=agent_id, data_type=data_type, data=fields))
+        return JsonResponse({"result": "success"})
+
+    def bye(self, request: HttpRequest) -> HttpResponse:
+        agent_id = request.POST.get("id", "")
+        if not agent_id:
+            return HttpResponse(status=422)
+        self.publish_inactive(agent_id)
+        return JsonResponse({"result": "success"})
+
+
+class InjectHandler(CustomHandler):
+    """Hands messages straight to the receivers of a live server, without the agent protocol.
+
+    ``POST /test/inject`` with a JSON object, or a list of them, each
+    ``{"agent_id", "data_type", "data"}`` or ``{"inactive": agent_id}``; handled in order.
+    """
+
+    def http_urls(self) -> list[URLPattern]:
+        return [path("test/inject", csrf_exempt(require_POST(self.inject)))]
+
+    def inject(self, request: HttpRequest) -> HttpResponse:
+        items = json.loads(request.body)
+        items = items if isinstance(items, list) else [items]
+        for item in items:
+            if "inactive" in item:
+                self.publish_inactive(item["inactive"])
+            else:
+                self.send_to_receivers(
+                    Message(agent_id=item["agent_id"], data_type=item["data_type"], data=item["data"])
+                )
+        return JsonResponse({"injected": len(items)})
