@@ -1,0 +1,70 @@
+"""The dashboards' WebSocket: checked secret, then the catch-up, then every live frame."""
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from poa_backend.websocket import deny
+from receivers.dashboard.hub import FeedClosed, Outbox
+
+if TYPE_CHECKING:
+    from receivers.dashboard.receiver import DashboardReceiver
+
+logger = logging.getLogger(__name__)
+
+#: Close code when the feed cannot start (Redis unreachable): the dashboard retries later.
+UNAVAILABLE_CODE = 1011
+
+
+class DashboardConsumer(AsyncWebsocketConsumer):
+    def __init__(self, receiver: "DashboardReceiver", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.receiver = receiver
+        self.outbox: Outbox | None = None
+        self.forwarder: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        given = dict(self.scope["headers"]).get(b"wssecret")
+        if not self.receiver.secret_matches(given):
+            await deny(self.scope, self.base_send, 400)  # the contract: 400, no socket
+            return
+        await self.accept()
+        outbox = Outbox(self.receiver.buffer_size)
+        try:
+            # Subscribe before reading the catch-up: a frame in between may come twice, never not at all.
+            await self.receiver.hub.subscribe(outbox)
+            catchup = await self.receiver.acatchup_frames()
+        except Exception as exc:
+            self.receiver.hub.unsubscribe(outbox)
+            logger.warning("dashboard %s: feed unavailable: %s", self.receiver.name, exc)
+            await self.close(code=UNAVAILABLE_CODE)
+            return
+        self.outbox = outbox
+        self.receiver.stats.dashboards_connected += 1
+        await self._send_all(catchup)
+        self.forwarder = asyncio.create_task(self._forward())
+
+    async def _forward(self) -> None:
+        try:
+            while True:
+                await self._send_all(await self.outbox.get())
+        except FeedClosed as closed:
+            await self.close(code=closed.code)
+
+    async def _send_all(self, frames: list[str]) -> None:
+        for frame in frames:
+            await self.send(text_data=frame)
+            self.receiver.stats.frames_sent += 1
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Frames from dashboards mean nothing in the protocol: ignored."""
+
+    async def disconnect(self, code: int) -> None:
+        if self.outbox is not None:
+            self.receiver.hub.unsubscribe(self.outbox)
+            self.receiver.stats.dashboards_connected -= 1
+            self.outbox = None
+        if self.forwarder is not None:
+            self.forwarder.cancel()
