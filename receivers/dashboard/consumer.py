@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from poa_backend import metrics
 from poa_backend.websocket import deny
 from receivers.dashboard.hub import FeedClosed, Outbox
 
@@ -43,6 +44,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             return
         self.outbox = outbox
         self.receiver.stats.dashboards_connected += 1
+        metrics.connection_opened("dashboard")
         await self._send_all(catchup)
         self.forwarder = asyncio.create_task(self._forward())
 
@@ -65,6 +67,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         if self.outbox is not None:
             self.receiver.hub.unsubscribe(self.outbox)
             self.receiver.stats.dashboards_connected -= 1
+            metrics.connection_closed("dashboard")
             self.outbox = None
         if self.forwarder is not None:
             self.forwarder.cancel()

@@ -1,0 +1,76 @@
+"""The dashboard hub in-process: hand-over from a worker thread, per-subscriber bounds, counters."""
+
+import asyncio
+import threading
+
+from receivers.dashboard.backplane import LocalBackplane
+from receivers.dashboard.frames import catchup_order
+from receivers.dashboard.hub import GOING_AWAY_CODE, OVERFLOW_CODE, FeedClosed, FeedStats, Hub, Outbox
+
+
+def make_hub(tmp_path, name="hub-test"):
+    return Hub(FeedStats(), LocalBackplane(name, tmp_path / f"{name}.json"))
+
+
+def test_a_subscriber_that_falls_behind_is_cut_off_alone(tmp_path):
+    hub = make_hub(tmp_path)
+
+    async def scenario():
+        keeping_up, falling_behind = Outbox(limit=10), Outbox(limit=10)
+        await hub.subscribe(keeping_up)
+        await hub.subscribe(falling_behind)
+        received = []
+        for n in range(5):
+            hub.fan_out([f"a{n}", f"b{n}", f"c{n}"])
+            received += await keeping_up.get()  # this one drains; the other never does
+        assert received == [f"{x}{n}" for n in range(5) for x in "abc"]
+        assert hub.outboxes == {keeping_up}
+        try:
+            await falling_behind.get()
+        except FeedClosed as closed:
+            return closed.code
+        return None
+
+    assert asyncio.run(scenario()) == OVERFLOW_CODE
+    assert hub.stats.outboxes_overflowed == 1
+    assert hub.stats.frames_dropped == 12  # 9 queued and the batch of 3 that did not fit
+
+
+def test_worker_thread_batches_reach_subscribers_on_the_loop_in_order(tmp_path):
+    hub = make_hub(tmp_path)
+
+    async def scenario():
+        outbox = Outbox(limit=10_000)
+        await hub.subscribe(outbox)
+        worker = threading.Thread(
+            target=lambda: [hub.publish([f"{n}-1", f"{n}-2"], {}) for n in range(500)], name="worker"
+        )
+        worker.start()
+        received = []
+        while len(received) < 1000:
+            received += await asyncio.wait_for(outbox.get(), 5)
+        worker.join()
+        hub.shutdown()
+        try:
+            await asyncio.wait_for(outbox.get(), 5)
+        except FeedClosed as closed:
+            return received, closed.code
+        return received, None
+
+    received, code = asyncio.run(scenario())
+    assert received == [f"{n}-{part}" for n in range(500) for part in (1, 2)]
+    assert code == GOING_AWAY_CODE
+
+
+def test_local_catchup_is_kept_in_the_data_dir_file(tmp_path):
+    hub = make_hub(tmp_path, "kept")
+    hub.publish(["i-b", "s-a"], {"information": {"b": "i-b"}, "statistics": {"a": "s-a"}})
+    hub.publish(["i-a"], {"information": {"a": "i-a"}})
+    assert catchup_order(hub.backplane.latest()) == ["i-a", "s-a", "i-b"]
+    hub.shutdown()
+    assert (tmp_path / "kept.json").exists()
+
+    from receivers.dashboard import backplane
+
+    backplane._remembered.pop("kept")  # as if the process restarted
+    assert catchup_order(LocalBackplane("kept", tmp_path / "kept.json").latest()) == ["i-a", "s-a", "i-b"]
