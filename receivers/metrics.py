@@ -53,4 +53,5 @@ def sample_queue_depths() -> None:
 
 def register() -> None:
     metrics.register_collector(TopologyCollector())
+    metrics.register_collector(ActiveAgentsCollector())
     metrics.register_sampler(sample_queue_depths)

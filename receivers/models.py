@@ -70,3 +70,21 @@ class SystemStatistics(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id} at {self.date:%Y-%m-%d %H:%M:%S}"
+
+
+class KnownAgent(models.Model):
+    """An agent the backend has heard from, kept by the ``known_agents`` receiver (receivers/presence.py)."""
+
+    agent_id = models.CharField(max_length=255, unique=True)
+    first_seen = models.DateTimeField(help_text="When its first message arrived (UTC).")
+    last_seen = models.DateTimeField(help_text="When its latest message of any type arrived (UTC).")
+    inactive_since = models.DateTimeField(
+        null=True, blank=True, help_text="When it last went quiet, said bye or disconnected."
+    )
+
+    class Meta:
+        ordering = ["agent_id"]
+        verbose_name = "known agent"
+
+    def __str__(self) -> str:
+        return self.agent_id

@@ -53,6 +53,7 @@ def test_seeded_defaults():
         "ethereum_statistics": ["ethereum_metrics"],
         "system_statistics": ["system_metrics"],
         "dynamodb_blocks": ["ethereum_metrics"],
+        "known_agents": ["ethereum_metrics", "networking_metrics", "system_metrics"],
     }
     assert receivers["dashboard"].options["port"] == 8181
     assert receivers["dashboard"].options["path"] == "/ws"

@@ -1,0 +1,1 @@
+"""Read-only history API over what the receivers stored: known agents and their statistics."""
