@@ -1,0 +1,422 @@
+"""The scenarios: each starts what it needs, drives bounded load from other processes, and
+returns its figures as a dict (``rows`` of the printed table, the rest in the JSON file)."""
+
+import threading
+import time
+from array import array
+from dataclasses import dataclass
+from typing import Any
+
+from bench.backend import Backend, FloorServer
+from bench.load import DashboardProcess, run_agents, unpack_keys
+from simulator.stats import summarize_latencies
+
+#: Realistic-cadence delivery bound of the targets.
+REALISTIC_P99_MS = 250.0
+
+
+@dataclass
+class Options:
+    duration: float = 10.0
+    agents: int = 50
+    dashboards: int = 10
+    workers: int = 1
+    window: int = 16
+
+
+def _latencies(blobs: list[bytes]) -> array:
+    values = array("d")
+    for blob in blobs:
+        values.frombytes(blob)
+    return values
+
+
+def drive(
+    *,
+    url: str,
+    credentials: list[list[str]],
+    agents: int,
+    duration: float,
+    transport: str = "rest",
+    mode: str = "max",
+    mix: str = "all",
+    rate_per_agent: float | None = None,
+    window: int = 16,
+    dashboards: int = 0,
+    dashboard_url: str = "",
+    dashboard_secret: str = "",
+    auth_url: str = "",
+    ramp: float | None = None,
+    sample: Any = None,
+) -> dict[str, Any]:
+    """Agents (and dashboards) against ``url``; the figures of one run."""
+    feed = None
+    if dashboards:
+        feed = DashboardProcess(dashboard_url, dashboard_secret, dashboards)
+        feed.start()
+    config = {
+        "url": url,
+        "agents": agents,
+        "credentials": credentials,
+        "transport": transport,
+        "mode": mode,
+        "mix": mix,
+        "rate_per_agent": rate_per_agent,
+        "duration": duration,
+        "window": window,
+        "auth_url": auth_url,
+        "ramp": ramp if ramp is not None else min(5.0, agents / 200),
+        "stamp": True,
+    }
+    sampler_stop = threading.Event()
+    samples: list[Any] = []
+    if sample is not None:
+
+        def sampling() -> None:
+            while not sampler_stop.wait(0.25):
+                samples.append((time.time(), sample()))
+
+        threading.Thread(target=sampling, daemon=True).start()
+    try:
+        agent_report = run_agents(config, timeout=duration + 120)
+    finally:
+        sampler_stop.set()
+    summary = agent_report["summary"]
+    result: dict[str, Any] = {"agents": agents, "transport": transport, "mode": mode, **summary}
+    result["timeline"] = agent_report["timeline"]
+    result["samples"] = samples
+    if feed is not None:
+        time.sleep(2.0)  # frames still on their way
+        reports = feed.finish()
+        accepted = unpack_keys(agent_report["accepted_keys"])
+        lost = [len(accepted - unpack_keys(report["received_keys"])) for report in reports]
+        delivered = sum(report["summary"]["stamped"] for report in reports)
+        latencies = _latencies([report["latencies"] for report in reports])
+        result["dashboards"] = {
+            "count": len(reports),
+            "still_open": sum(1 for report in reports if report["open"]),
+            "expected_per_dashboard": len(accepted),
+            "frames_delivered": delivered,
+            "frames_per_s": round(delivered / max(summary["seconds"], 1e-9), 1),
+            "lost_frames": sum(lost),
+            "dashboards_with_loss": sum(1 for item in lost if item),
+            "delivery": summarize_latencies(latencies),
+        }
+    return result
+
+
+def _row(name: str, result: dict[str, Any], floor: float | None = None) -> dict[str, Any]:
+    row = {
+        "run": name,
+        "agents": result["agents"],
+        "accepted/s": result["accepted_per_s"],
+        "p50 ms": result["latency"]["p50_ms"],
+        "p99 ms": result["latency"]["p99_ms"],
+        "max ms": result["latency"]["max_ms"],
+        "rejected": result["rejected"],
+        "errors": sum(result["errors"].values()),
+    }
+    if floor:
+        row["x floor"] = round(result["accepted_per_s"] / floor, 2)
+    feed = result.get("dashboards")
+    if feed:
+        row.update(
+            {
+                "dashboards": feed["count"],
+                "frames/s": feed["frames_per_s"],
+                "delivery p50": feed["delivery"]["p50_ms"],
+                "delivery p99": feed["delivery"]["p99_ms"],
+                "lost": feed["lost_frames"],
+            }
+        )
+    return row
+
+
+def with_backend(options: Options, agents: int, body: Any, **backend_options: Any) -> Any:
+    backend = Backend(workers=backend_options.pop("workers", options.workers), **backend_options)
+    try:
+        backend.prepare(agents)
+        backend.start()
+        return body(backend)
+    except Exception:
+        print(backend.log_tail())
+        raise
+    finally:
+        backend.cleanup()
+
+
+# The scenarios.
+
+
+def floor(options: Options, state: dict[str, Any]) -> dict[str, Any]:
+    """The bare ASGI app on Daphne: what the server software itself does on this machine."""
+    server = FloorServer().start()
+    credentials = [["floor", "", "floor-token"]]
+    try:
+        rest = drive(
+            url=server.url, credentials=credentials, agents=options.agents, duration=options.duration
+        )
+        ws = drive(
+            url=server.url,
+            credentials=credentials,
+            agents=options.agents,
+            duration=options.duration,
+            transport="ws",
+            window=options.window,
+        )
+        rss = server.rss()
+    finally:
+        server.stop()
+        server.cleanup()
+    state["floor_rest"] = rest["accepted_per_s"]
+    state["floor_ws"] = ws["accepted_per_s"]
+    return {
+        "rest": rest,
+        "ws": ws,
+        "rss_mb": round(rss / 2**20, 1),
+        "rows": [_row("floor rest", rest), _row("floor ws", ws)],
+    }
+
+
+def rest(options: Options, state: dict[str, Any]) -> dict[str, Any]:
+    """REST handler at max rate (the realistic mix), one dashboard connected."""
+
+    def body(backend: Backend) -> dict[str, Any]:
+        return drive(
+            url=backend.url("rest"),
+            credentials=backend.credentials,
+            agents=options.agents,
+            duration=options.duration,
+            dashboards=1,
+            dashboard_url=backend.dashboard_url,
+            dashboard_secret=backend.dashboard_secret,
+            auth_url=backend.url("auth"),
+        )
+
+    result = with_backend(options, options.agents, body)
+    name = f"rest max-rate, {options.workers} worker(s)"
+    return {"max_rate": result, "rows": [_row(name, result, state.get("floor_rest"))]}
+
+
+def ws(options: Options, state: dict[str, Any]) -> dict[str, Any]:
+    """WebSocket handler at max rate, pipelined, with 1 and with ``dashboards`` dashboards."""
+
+    def body(backend: Backend) -> dict[str, Any]:
+        runs = {}
+        for dashboards in sorted({1, options.dashboards}):
+            runs[dashboards] = drive(
+                url=backend.url("rest"),
+                credentials=backend.credentials,
+                agents=options.agents,
+                duration=options.duration,
+                transport="ws",
+                window=options.window,
+                dashboards=dashboards,
+                dashboard_url=backend.dashboard_url,
+                dashboard_secret=backend.dashboard_secret,
+                auth_url=backend.url("auth"),
+            )
+        return runs
+
+    runs = with_backend(options, options.agents, body)
+    rows = [
+        _row(f"ws max-rate, {count} dashboard(s), {options.workers} worker(s)", result, state.get("floor_ws"))
+        for count, result in runs.items()
+    ]
+    return {"max_rate": {str(count): result for count, result in runs.items()}, "rows": rows}
+
+
+def fanout(
+    options: Options, state: dict[str, Any], dashboards: int = 500, rate: float = 200.0
+) -> dict[str, Any]:
+    """``dashboards`` dashboards on one process while agents send ``rate`` dashboard messages a second."""
+    agents = 20
+
+    def body(backend: Backend) -> dict[str, Any]:
+        before = backend.rss()
+        return drive(
+            url=backend.url("rest"),
+            credentials=backend.credentials,
+            agents=agents,
+            duration=options.duration,
+            transport="ws",
+            mix="dashboard",
+            rate_per_agent=rate / agents,
+            dashboards=dashboards,
+            dashboard_url=backend.dashboard_url,
+            dashboard_secret=backend.dashboard_secret,
+            auth_url=backend.url("auth"),
+        ) | {"rss_before_mb": round(before / 2**20, 1)}
+
+    result = with_backend(options, agents, body, workers=1)
+    return {"fanout": result, "rows": [_row(f"fanout {dashboards} dashboards @ {rate:g} msg/s", result)]}
+
+
+def storage(options: Options, state: dict[str, Any]) -> dict[str, Any]:
+    """Statistics at max rate into PostgreSQL through the storage receivers: rows/s and lag."""
+
+    def body(backend: Backend) -> dict[str, Any]:
+        result = drive(
+            url=backend.url("rest"),
+            credentials=backend.credentials,
+            agents=options.agents,
+            duration=options.duration,
+            transport="ws",
+            window=options.window,
+            mix="statistics",
+            auth_url=backend.url("auth"),
+            sample=lambda: sum(backend.count_rows().values()),
+        )
+        # Wait for the receivers to catch up (bounded), sampling the row count.
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            rows = sum(backend.count_rows().values())
+            result["samples"].append((time.time(), rows))
+            if rows >= result["accepted"]:
+                break
+            time.sleep(0.25)
+        return result
+
+    result = with_backend(options, options.agents, body, postgres=True, redis=True)
+    timeline = result.pop("timeline")
+    samples = result.pop("samples")
+    rows = samples[-1][1] if samples else 0
+    first = next((t for t, count in samples if count > 0), None)
+    last = samples[-1][0] if samples else None
+    # Lag: for each sample, how long ago the agents had seen that many rows accepted.
+    lags = []
+    for when, count in samples:
+        accepted_at = next((t for t, accepted in timeline if accepted >= count), None)
+        if accepted_at is not None and count:
+            lags.append(max(0.0, when - accepted_at))
+    result["storage"] = {
+        "rows": rows,
+        "rows_per_s": round(rows / max(1e-9, (last - first)), 1) if first and last and last > first else None,
+        "lag": summarize_latencies(lags),
+        "missing_rows": max(0, result["accepted"] - rows),
+    }
+    row = _row("storage (statistics -> PostgreSQL)", result)
+    row.update({"rows/s": result["storage"]["rows_per_s"], "lag p99 ms": result["storage"]["lag"]["p99_ms"]})
+    return {"storage": result, "rows": [row]}
+
+
+def realistic(options: Options, state: dict[str, Any]) -> dict[str, Any]:
+    """Realistic cadence with dashboards: the largest N with delivery p99 < 250 ms and no loss."""
+    plans = {"ws": [250, 500, 1000], "rest": [250, 500]}
+    runs: dict[str, list[dict[str, Any]]] = {}
+    rows = []
+    largest: dict[str, int | None] = {}
+    for transport, counts in plans.items():
+        runs[transport] = []
+        largest[transport] = None
+
+        def body(backend: Backend, transport: str = transport, counts: list[int] = counts) -> None:
+            for count in counts:
+                result = drive(
+                    url=backend.url("rest"),
+                    credentials=backend.credentials[:count],
+                    agents=count,
+                    duration=max(options.duration, 12.0),
+                    transport=transport,
+                    mode="realistic",
+                    dashboards=options.dashboards,
+                    dashboard_url=backend.dashboard_url,
+                    dashboard_secret=backend.dashboard_secret,
+                    auth_url=backend.url("auth"),
+                )
+                result.pop("timeline", None)
+                runs[transport].append(result)
+                feed = result["dashboards"]
+                p99 = feed["delivery"]["p99_ms"]
+                ok = p99 is not None and p99 < REALISTIC_P99_MS and feed["lost_frames"] == 0
+                rows.append(_row(f"realistic {transport} N={count}", result) | {"met": ok})
+                if not ok:
+                    break
+                largest[transport] = count
+
+        with_backend(options, max(counts), body)
+    return {"runs": runs, "largest_n": largest, "rows": rows}
+
+
+def workers(options: Options, state: dict[str, Any]) -> dict[str, Any]:
+    """REST max-rate on PostgreSQL + Redis with one worker and with two, dashboards on both."""
+    results = {}
+    rows = []
+    for count in (1, 2):
+
+        def body(backend: Backend) -> dict[str, Any]:
+            return drive(
+                url=backend.url("rest"),
+                credentials=backend.credentials,
+                agents=options.agents,
+                duration=options.duration,
+                dashboards=4,
+                dashboard_url=backend.dashboard_url,
+                dashboard_secret=backend.dashboard_secret,
+                auth_url=backend.url("auth"),
+            )
+
+        results[count] = with_backend(options, options.agents, body, workers=count, postgres=True, redis=True)
+        rows.append(
+            _row(f"rest max-rate, PG+Redis, --workers {count}", results[count], state.get("floor_rest"))
+        )
+    one, two = results[1]["accepted_per_s"], results[2]["accepted_per_s"]
+    return {
+        "runs": {str(key): value for key, value in results.items()},
+        "speedup": round(two / one, 2) if one else None,
+        "rows": rows,
+    }
+
+
+def memory(options: Options, state: dict[str, Any], count: int = 1000) -> dict[str, Any]:
+    """Resident memory of the server per connected dashboard and per active agent."""
+
+    def body(backend: Backend) -> dict[str, Any]:
+        base = backend.rss()
+        feed = DashboardProcess(backend.dashboard_url, backend.dashboard_secret, count)
+        feed.start()
+        time.sleep(1.0)
+        with_dashboards = backend.rss()
+        feed.finish()
+        time.sleep(1.0)
+        before_agents = backend.rss()
+        peak = [before_agents]
+        result = drive(
+            url=backend.url("rest"),
+            credentials=backend.credentials,
+            agents=count,
+            duration=max(options.duration, 10.0),
+            transport="ws",
+            mode="realistic",
+            auth_url=backend.url("auth"),
+            sample=backend.rss,
+        )
+        peak = max(value for _, value in result["samples"]) if result["samples"] else before_agents
+        return {
+            "rss_idle_mb": round(base / 2**20, 1),
+            "per_dashboard_kb": round((with_dashboards - base) / count / 1024, 1),
+            "per_agent_kb": round((peak - before_agents) / count / 1024, 1),
+        }
+
+    result = with_backend(options, count, body, workers=1)
+    rows = [
+        {
+            "run": f"memory ({count} dashboards, {count} ws agents)",
+            "idle MB": result["rss_idle_mb"],
+            "KB/dashboard": result["per_dashboard_kb"],
+            "KB/agent": result["per_agent_kb"],
+        }
+    ]
+    return {"memory": result, "rows": rows}
+
+
+SCENARIOS = {
+    "floor": floor,
+    "rest": rest,
+    "ws": ws,
+    "fanout": fanout,
+    "storage": storage,
+    "realistic": realistic,
+    "workers": workers,
+    "memory": memory,
+}

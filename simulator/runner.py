@@ -1,0 +1,121 @@
+"""Run N simulated agents against a backend for a bounded time and count what happened."""
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from simulator.agent import SimulatedAgent
+from simulator.payloads import DEFAULT_HISTORY_DEPTH, Chain
+from simulator.stats import Recorder
+from simulator.transports import Credentials, RestTransport, SessionClient, WebSocketTransport
+
+TRANSPORTS = ("rest", "ws")
+MODES = ("realistic", "max")
+
+
+@dataclass
+class Simulation:
+    """What to simulate. ``credentials[i]`` belongs to agent i (one entry may serve all)."""
+
+    url: str
+    agents: int
+    credentials: list[Credentials]
+    transport: str = "rest"
+    mode: str = "realistic"
+    duration: float = 30.0
+    auth_url: str = ""
+    verify_tls: bool = False
+    stamp: bool = True
+    window: int = 64
+    ramp: float = 1.0
+    history_depth: int = DEFAULT_HISTORY_DEPTH
+    limit_per_agent: int | None = None
+    #: Max-rate mode: which calls (``simulator.agent.MIXES``) and an optional pace per agent.
+    mix: str = "all"
+    rate_per_agent: float | None = None
+    id_prefix: str = field(default_factory=lambda: f"sim{random.randint(0, 99999):05d}")
+
+    def agent_id(self, index: int) -> str:
+        return f"{self.id_prefix}-{index:05d}"
+
+
+async def run_simulation(
+    simulation: Simulation,
+    recorder: Recorder | None = None,
+    progress: Callable[[Recorder], None] | None = None,
+    progress_interval: float = 1.0,
+) -> Recorder:
+    """Connect every agent (spread over ``ramp`` seconds), run them, say bye, and return the counts."""
+    if simulation.transport not in TRANSPORTS:
+        raise ValueError(f"transport must be one of {TRANSPORTS}")
+    if simulation.mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    recorder = recorder or Recorder()
+    sessions = (
+        SessionClient(simulation.auth_url, verify_tls=simulation.verify_tls) if simulation.auth_url else None
+    )
+    chain = Chain(history_depth=simulation.history_depth)
+    agents: list[SimulatedAgent] = []
+    for index in range(simulation.agents):
+        credentials = simulation.credentials[index % len(simulation.credentials)]
+        if len(simulation.credentials) < simulation.agents:
+            credentials = Credentials(credentials.user, credentials.password, credentials.token)
+        agent_id = simulation.agent_id(index)
+        if simulation.transport == "rest":
+            transport = RestTransport(simulation.url, agent_id, credentials, recorder, sessions)
+        else:
+            transport = WebSocketTransport(
+                simulation.url, agent_id, credentials, recorder, sessions, window=simulation.window
+            )
+        agents.append(SimulatedAgent(index, agent_id, transport, chain, stamp=simulation.stamp))
+
+    async def open_agent(agent: SimulatedAgent, delay: float) -> bool:
+        await asyncio.sleep(delay)
+        try:
+            await agent.transport.open()
+            return True
+        except (TimeoutError, OSError) as exc:
+            recorder.error(f"connect: {type(exc).__name__}: {exc}"[:120])
+            return False
+
+    step = simulation.ramp / max(1, simulation.agents)
+    opened = await asyncio.gather(*(open_agent(agent, i * step) for i, agent in enumerate(agents)))
+    live = [agent for agent, ok in zip(agents, opened, strict=True) if ok]
+
+    recorder.started = time.monotonic()
+    stop_at = recorder.started + simulation.duration
+
+    async def run_agent(agent: SimulatedAgent) -> None:
+        try:
+            if simulation.mode == "realistic":
+                await agent.run_realistic(stop_at)
+            else:
+                await agent.run_max_rate(
+                    stop_at, simulation.limit_per_agent, simulation.mix, simulation.rate_per_agent
+                )
+        except (TimeoutError, OSError) as exc:
+            recorder.error(f"{type(exc).__name__}")
+        finally:
+            try:
+                await agent.transport.close()
+            except OSError:
+                pass
+
+    reporter = None
+    if progress is not None:
+
+        async def report() -> None:
+            while True:
+                await asyncio.sleep(progress_interval)
+                progress(recorder)
+
+        reporter = asyncio.create_task(report())
+    try:
+        await asyncio.gather(*(run_agent(agent) for agent in live))
+    finally:
+        recorder.finished = time.monotonic()
+        if reporter is not None:
+            reporter.cancel()
+    return recorder
