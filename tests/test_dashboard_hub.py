@@ -3,6 +3,11 @@
 import asyncio
 import threading
 
+import pytest
+from django.core.exceptions import ValidationError
+
+from poa_backend.protocol import Message
+from receivers.dashboard import DashboardReceiver, backplane
 from receivers.dashboard.backplane import LocalBackplane
 from receivers.dashboard.frames import catchup_order
 from receivers.dashboard.hub import GOING_AWAY_CODE, OVERFLOW_CODE, FeedClosed, FeedStats, Hub, Outbox
@@ -69,8 +74,43 @@ def test_local_catchup_is_kept_in_the_data_dir_file(tmp_path):
     assert catchup_order(hub.backplane.latest()) == ["i-a", "s-a", "i-b"]
     hub.shutdown()
     assert (tmp_path / "kept.json").exists()
-
-    from receivers.dashboard import backplane
-
     backplane._remembered.pop("kept")  # as if the process restarted
     assert catchup_order(LocalBackplane("kept", tmp_path / "kept.json").latest()) == ["i-a", "s-a", "i-b"]
+
+
+def test_data_json_cannot_carry_is_skipped_and_counted(tmp_path, settings):
+    settings.DATA_DIR = tmp_path
+    receiver = DashboardReceiver("unencodable", {"secret": "s"})
+
+    async def scenario():
+        outbox = Outbox(limit=100)
+        await receiver.hub.subscribe(outbox)
+        receiver.handle_messages(
+            [
+                Message("a", "ethereum_metrics", {"type": "pending", "body": {"pending": 1}}),
+                Message("a", "ethereum_metrics", {"type": "block", "body": {"raw": b"\x00"}}),
+                Message("a", "ethereum_metrics", {"type": "pending", "body": {"pending": float("nan")}}),
+                Message("a", "ethereum_metrics", {"type": "pending", "body": {"pending": 2}}),
+            ]
+        )
+        return await asyncio.wait_for(outbox.get(), 5)
+
+    assert asyncio.run(scenario()) == [
+        '{"agent_id":"a","data":{"type":"pending","body":{"pending":1}}}',
+        '{"agent_id":"a","data":{"type":"pending","body":{"pending":2}}}',
+    ]
+    assert receiver.stats.messages_unencodable == 2
+
+
+def test_options_are_checked():
+    cleaned = DashboardReceiver.clean_options({"secret": "s"})
+    assert cleaned == {"secret": "s", "path": "/ws", "buffer_size": 2000}
+    for options, field in [
+        ({"secret": "s", "path": "ws"}, "path"),
+        ({"secret": ""}, "secret"),
+        ({"secret": 5}, "secret"),
+        ({"secret": "s", "buffer_size": 0}, "buffer_size"),
+        ({"secret": "s", "port": 0}, "port"),
+    ]:
+        with pytest.raises(ValidationError, match=field):
+            DashboardReceiver.clean_options(options)

@@ -22,8 +22,13 @@ CATCHUP_KINDS = ("information", "statistics")
 
 
 def encode_frame(agent_id: str, data: Any) -> str:
-    """``{"agent_id":...,"data":...}`` as compact JSON, the data's keys in the order the agent sent them."""
-    return json.dumps({"agent_id": agent_id, "data": data}, ensure_ascii=False, separators=(",", ":"))
+    """``{"agent_id":...,"data":...}`` as compact JSON, the data's keys in the order the agent sent them.
+
+    Raises TypeError or ValueError for data JSON cannot carry (binary, NaN).
+    """
+    return json.dumps(
+        {"agent_id": agent_id, "data": data}, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    )
 
 
 def catchup_kind(data: Any) -> str | None:
