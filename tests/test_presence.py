@@ -1,0 +1,151 @@
+"""The activity monitor itself: one inactive event per active period, in-process and shared in Redis."""
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from handlers.presence import LocalPresence, Presence, RedisPresence
+from poa_backend.signals import agent_inactive
+
+TIMEOUT = 0.6
+
+
+@pytest.fixture
+def fired():
+    """Every ``agent_inactive`` a monitor fires in this process: (agent_id, monotonic time)."""
+    events: list[tuple[str, float]] = []
+    lock = threading.Lock()
+
+    def record(sender, agent_id, **kwargs):
+        with lock:
+            events.append((agent_id, time.monotonic()))
+
+    agent_inactive.connect(record, sender=Presence, weak=False, dispatch_uid="test-presence")
+    yield events
+    agent_inactive.disconnect(dispatch_uid="test-presence", sender=Presence)
+
+
+@pytest.fixture
+def local():
+    monitor = LocalPresence(timeout=TIMEOUT)
+    monitor.start()
+    yield monitor
+    monitor.stop()
+
+
+@pytest.fixture
+def shared(redis_url, redis_prefix):
+    """Two monitors on one Redis key, as two server processes would have."""
+    monitors = [RedisPresence(redis_url, key=f"{redis_prefix}:presence", timeout=TIMEOUT) for _ in range(2)]
+    for monitor in monitors:
+        monitor.start()
+    yield monitors
+    for monitor in monitors:
+        monitor.stop()
+    monitors[0]._client.delete(monitors[0].key)
+
+
+def agents(events):
+    return [agent_id for agent_id, _ in events]
+
+
+def test_quiet_agent_is_declared_inactive_once_after_the_timeout(local, fired):
+    local.ping("a")
+    pinged = time.monotonic()
+    time.sleep(TIMEOUT * 0.5)
+    assert fired == []
+    time.sleep(TIMEOUT * 2)
+    assert agents(fired) == ["a"]
+    assert TIMEOUT <= fired[0][1] - pinged < TIMEOUT + 0.35
+    assert not local.is_active("a")
+
+
+def test_pings_keep_an_agent_active_and_each_agent_has_its_own_period(local, fired):
+    for _ in range(8):
+        local.ping("steady")
+        time.sleep(TIMEOUT / 3)
+    local.ping("quiet")
+    assert fired == []
+    time.sleep(TIMEOUT * 1.6)
+    assert agents(fired) == ["steady", "quiet"]
+
+
+def test_bye_fires_at_once_and_never_twice_and_a_later_ping_starts_a_new_period(local, fired):
+    local.ping("a")
+    local.bye("a")
+    assert agents(fired) == ["a"]  # synchronously, in the caller
+    local.bye("a")
+    local.bye("never-pinged")
+    time.sleep(TIMEOUT * 1.6)
+    assert agents(fired) == ["a"]
+    local.ping("a")
+    time.sleep(TIMEOUT * 1.6)
+    assert agents(fired) == ["a", "a"]
+
+
+def test_async_variants_behave_the_same(local, fired):
+    async def scenario():
+        await local.aping("x")
+        await local.aping("y")
+        await local.abye("x")
+        await local.abye("x")
+
+    asyncio.run(scenario())
+    assert agents(fired) == ["x"]
+    time.sleep(TIMEOUT * 1.6)
+    assert agents(fired) == ["x", "y"]
+
+
+def test_without_a_sweeper_nothing_fires_until_a_sweep(fired):
+    monitor = LocalPresence(timeout=0.05)
+    monitor.ping("a")
+    time.sleep(0.1)
+    assert fired == []
+    assert monitor.sweep() == ["a"]
+    assert monitor.sweep() == []
+    assert agents(fired) == ["a"]
+
+
+@pytest.mark.redis
+def test_shared_pings_on_either_process_keep_the_agent_active_and_one_process_fires(shared, fired):
+    first, second = shared
+    for n in range(10):
+        # Each monitor alone sees a ping only every 1.4 timeouts; together, every 0.7.
+        (first if n % 2 else second).ping("a")
+        time.sleep(TIMEOUT * 0.7)
+    assert fired == []
+    assert first.is_active("a")
+    assert second.is_active("a")
+    time.sleep(TIMEOUT * 2.5)
+    assert agents(fired) == ["a"]
+
+
+@pytest.mark.redis
+def test_shared_bye_fires_once_and_the_sweepers_never_double_fire(shared, fired):
+    first, second = shared
+    names = [f"agent-{n}" for n in range(200)]
+    for name in names:
+        (first if hash(name) % 2 else second).ping(name)
+    first.bye("agent-0")
+    second.bye("agent-0")
+    assert agents(fired) == ["agent-0"]
+    time.sleep(TIMEOUT * 2.5)
+    assert sorted(agents(fired)) == sorted(names)
+
+
+@pytest.mark.redis
+def test_shared_async_variants(shared, fired):
+    first, second = shared
+
+    async def scenario():
+        await first.aping("x")
+        await second.aping("y")
+        await second.abye("x")
+        await first.abye("x")
+
+    asyncio.run(scenario())
+    assert agents(fired) == ["x"]
+    time.sleep(TIMEOUT * 2.5)
+    assert agents(fired) == ["x", "y"]
