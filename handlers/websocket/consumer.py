@@ -1,0 +1,123 @@
+"""One agent connection: authenticated once at the handshake, then any number of calls.
+
+Calls are handled one after the other in the order they arrive, so answers and
+deliveries keep the order the agent sent them in, however many are in flight.
+Nothing per call touches the database: the token is checked at the handshake,
+metric types are read from memory.
+"""
+
+import asyncio
+import time
+from typing import Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from handlers.auth.tokens import TokenError, TokenExpired, acheck_token, bearer_token, verified_claims
+from handlers.base import CustomHandler
+from handlers.presence import monitor
+from handlers.websocket import calls
+from handlers.websocket.frames import JSON, MSGPACK, FrameError
+from poa_backend import metrics
+from poa_backend.protocol import Message, MessageType
+from poa_backend.websocket import deny
+
+#: Close code and reason when the session token of an open socket expires.
+TOKEN_EXPIRED_CLOSE = (4001, "token_expired")
+TOKEN_EXPIRED_BODY = b'{"error":"token_expired"}'
+#: This transport's label in the ``poa_connections`` gauge.
+CONNECTION_KIND = "agent"
+
+
+def header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class AgentSocketConsumer(AsyncWebsocketConsumer):
+    # Agent sockets get no messages from other processes: no channel-layer channel per socket.
+    channel_layer_alias = None
+
+    def __init__(self, handler: CustomHandler) -> None:
+        super().__init__()
+        self.handler = handler
+        self.label = metrics.handler_label(type(handler))
+        self.user_name = ""
+        #: Agent ids this socket spoke for and that have not said bye: inactive when it closes.
+        self.agents: set[str] = set()
+        self._expiry: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        token = bearer_token(header(self.scope, b"authorization"))
+        try:
+            if token is None:
+                raise TokenError("no bearer token")
+            self.user_name = await acheck_token(token)
+            expires_at = verified_claims(token)["exp"]
+        except TokenExpired:
+            metrics.rejected(self.label, "401")
+            return await deny(self.scope, self.base_send, 401, TOKEN_EXPIRED_BODY)
+        except TokenError:
+            metrics.rejected(self.label, "401")
+            return await deny(self.scope, self.base_send, 401)
+        await self.accept()
+        metrics.connection_opened(CONNECTION_KIND)
+        self._expiry = asyncio.create_task(self._close_when_expired(expires_at))
+
+    async def _close_when_expired(self, expires_at: float) -> None:
+        """The session ends with its token: the agent reconnects with a fresh one."""
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        code, reason = TOKEN_EXPIRED_CLOSE
+        await self.close(code=code, reason=reason)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        binary = text_data is None
+        codec = MSGPACK if binary else JSON
+        try:
+            frame = codec.decode(bytes_data if binary else text_data)
+        except FrameError as exc:
+            metrics.rejected(self.label, exc.reason)
+            return await self.base_send(codec.answer(exc.reason))
+        call = frame.get("call")
+        if not isinstance(call, str) or call not in calls.CALLS:
+            reason = calls.UNKNOWN_CALL
+        else:
+            reason = calls.check_common(frame, binary)
+            if reason is None:
+                reason = await getattr(self, f"call_{call}")(frame)
+        if reason is not None:
+            metrics.rejected(self.label, reason)
+        await self.base_send(codec.answer(reason, frame.get("ref"), "ref" in frame))
+
+    async def call_ping(self, frame: dict[str, Any]) -> str | None:
+        """Keep the agent active (its inactivity timer restarts)."""
+        self.agents.add(frame["id"])
+        await monitor.aping(frame["id"])
+        return None
+
+    async def call_data(self, frame: dict[str, Any]) -> str | None:
+        """Hand the metric to every receiver subscribed to its type (never waits for them)."""
+        reason = await calls.check_data(frame)
+        if reason is None:
+            self.agents.add(frame["id"])
+            self.handler.send_to_receivers(
+                Message(frame["id"], frame["type"], frame["data"], MessageType.DATA)
+            )
+        return reason
+
+    async def call_bye(self, frame: dict[str, Any]) -> str | None:
+        """The agent leaves on purpose: inactive now."""
+        self.agents.discard(frame["id"])
+        await monitor.abye(frame["id"])
+        return None
+
+    async def disconnect(self, code: int) -> None:
+        """A socket gone without bye: the agents it spoke for are inactive at once."""
+        if self._expiry is None:
+            return  # refused at the handshake: it never spoke for anyone
+        self._expiry.cancel()
+        metrics.connection_closed(CONNECTION_KIND)
+        for agent_id in sorted(self.agents):
+            await monitor.abye(agent_id)
+        self.agents.clear()
