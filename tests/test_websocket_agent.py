@@ -15,11 +15,12 @@ import msgpack
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from handlers.auth.tokens import issue_token
-from handlers.models import AgentUser
+from handlers.models import AgentUser, BannedToken, CustomHandler
 from poa_backend.models import MetricType
 from receivers.models import Receiver
 from tests.agent_client import create_agent_user, sample
@@ -257,3 +258,22 @@ def test_an_open_socket_is_closed_when_its_token_expires(socket_url, events):
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4001, "token_expired")
     assert time.time() >= expires_at - 0.5  # closed at the expiry, not before
     assert wait_for(lambda: inactive(events) == ["node-x"])
+
+
+def test_an_open_socket_is_closed_when_its_token_is_banned(live_backend, events, token):
+    row = CustomHandler.objects.get(name="agent_socket")
+    row.options = {**row.options, "recheck_interval": 0.5}
+    row.save()
+    url = socket_url_of(live_backend())
+    with open_socket(url, token) as ws:
+        assert call(ws, {"call": "ping", "id": "node-y"}) == {"result": "success"}
+        BannedToken.objects.create(
+            jti=jwt.decode(token, options={"verify_signature": False})["jti"],
+            user_name="agent-user",
+            expires_at=timezone.now() + timezone.timedelta(hours=1),
+        )
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4003, "token_refused")
+    assert wait_for(lambda: inactive(events) == ["node-y"])
+    assert refusal(url, {"Authorization": f"Bearer {token}"}).status_code == 401

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from websockets.exceptions import InvalidStatus
 
 from handlers.auth.tokens import issue_token
@@ -28,9 +29,16 @@ def test_the_agent_socket_is_seeded_beside_the_rest_handler_on_its_port():
     assert isinstance(row.build(), AgentSocketHandler)
 
 
-def test_the_path_defaults_to_agent_and_must_be_a_plain_absolute_path():
-    assert AgentSocketHandler("s", {}).options["path"] == "/agent"
-    assert AgentSocketHandler("s", {"path": "/agents/v1"}).options["path"] == "/agents/v1"
+def test_options_default_to_the_agent_path_and_a_30_second_token_recheck():
+    assert AgentSocketHandler("s", {}).options == {"path": "/agent", "recheck_interval": 30}
+    options = {"path": "/agents/v1", "recheck_interval": 0.5}
+    assert AgentSocketHandler("s", options).options == options
+
+
+@pytest.mark.parametrize("interval", [0, -1, "30", True, None])
+def test_the_recheck_interval_must_be_a_positive_number(interval):
+    with pytest.raises(ValidationError, match="recheck_interval: must be a number of seconds above 0"):
+        AgentSocketHandler.clean_options({"recheck_interval": interval})
 
 
 @pytest.mark.parametrize("path", ["agent", "/agent/<int:n>", "/a b", ""])

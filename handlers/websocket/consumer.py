@@ -7,6 +7,7 @@ metric types are read from memory.
 """
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -21,9 +22,13 @@ from poa_backend import metrics
 from poa_backend.protocol import Message, MessageType
 from poa_backend.websocket import deny
 
-#: Close code and reason when the session token of an open socket expires.
+#: Close codes and reasons when the session of an open socket ends: its token expired, or was
+#: refused at a re-check (banned, or its user deactivated or deleted).
 TOKEN_EXPIRED_CLOSE = (4001, "token_expired")
+TOKEN_REFUSED_CLOSE = (4003, "token_refused")
 TOKEN_EXPIRED_BODY = b'{"error":"token_expired"}'
+logger = logging.getLogger(__name__)
+
 #: This transport's label in the ``poa_connections`` gauge.
 CONNECTION_KIND = "agent"
 
@@ -46,7 +51,7 @@ class AgentSocketConsumer(AsyncWebsocketConsumer):
         self.user_name = ""
         #: Agent ids this socket spoke for and that have not said bye: inactive when it closes.
         self.agents: set[str] = set()
-        self._expiry: asyncio.Task | None = None
+        self._session: asyncio.Task | None = None
 
     async def connect(self) -> None:
         token = bearer_token(header(self.scope, b"authorization"))
@@ -63,11 +68,27 @@ class AgentSocketConsumer(AsyncWebsocketConsumer):
             return await deny(self.scope, self.base_send, 401)
         await self.accept()
         metrics.connection_opened(CONNECTION_KIND)
-        self._expiry = asyncio.create_task(self._close_when_expired(expires_at))
+        self._session = asyncio.create_task(self._watch_session(token, expires_at))
 
-    async def _close_when_expired(self, expires_at: float) -> None:
-        """The session ends with its token: the agent reconnects with a fresh one."""
-        await asyncio.sleep(max(0.0, expires_at - time.time()))
+    async def _watch_session(self, token: str, expires_at: float) -> None:
+        """Close the socket when its token expires, or stops being valid at a periodic re-check.
+
+        The agent then opens a new socket with a fresh token, as it would after a REST 401.
+        """
+        interval = self.handler.options["recheck_interval"]
+        while (left := expires_at - time.time()) > 0:
+            await asyncio.sleep(min(left, interval))
+            if time.time() >= expires_at:
+                break
+            try:
+                await acheck_token(token)
+            except TokenExpired:
+                break
+            except TokenError:
+                code, reason = TOKEN_REFUSED_CLOSE
+                return await self.close(code=code, reason=reason)
+            except Exception:  # the database is away: keep the session, check again later
+                logger.exception("agent socket: token re-check failed")
         code, reason = TOKEN_EXPIRED_CLOSE
         await self.close(code=code, reason=reason)
 
@@ -101,9 +122,9 @@ class AgentSocketConsumer(AsyncWebsocketConsumer):
         reason = await calls.check_data(frame)
         if reason is None:
             self.agents.add(frame["id"])
-            self.handler.send_to_receivers(
-                Message(frame["id"], frame["type"], frame["data"], MessageType.DATA)
-            )
+            message = Message(frame["id"], frame["type"], frame["data"], MessageType.DATA)
+            message.assigns["received_at"] = time.time()  # when storage receivers date it
+            self.handler.send_to_receivers(message)
         return reason
 
     async def call_bye(self, frame: dict[str, Any]) -> str | None:
@@ -114,9 +135,9 @@ class AgentSocketConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         """A socket gone without bye: the agents it spoke for are inactive at once."""
-        if self._expiry is None:
+        if self._session is None:
             return  # refused at the handshake: it never spoke for anyone
-        self._expiry.cancel()
+        self._session.cancel()
         metrics.connection_closed(CONNECTION_KIND)
         for agent_id in sorted(self.agents):
             await monitor.abye(agent_id)

@@ -9,13 +9,16 @@ from django.urls import URLPattern, path
 from handlers.base import CustomHandler
 
 DEFAULT_PATH = "/agent"
+#: Seconds between re-checks of an open socket's token (a ban or deactivation closes it).
+DEFAULT_RECHECK_INTERVAL = 30
 _PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
 
 
 class AgentSocketHandler(CustomHandler):
     """Serves the agent socket at ``options["path"]`` (default ``/agent``) on every listener.
 
-    Options: the listener keys (``scheme``, ``host``, ``port``, ...) and ``path``.
+    Options: the listener keys (``scheme``, ``host``, ``port``, ...), ``path``, and
+    ``recheck_interval`` (seconds between re-checks of an open socket's token).
     """
 
     @classmethod
@@ -24,6 +27,9 @@ class AgentSocketHandler(CustomHandler):
         options.setdefault("path", DEFAULT_PATH)
         if not _PATH.fullmatch(options["path"]):
             raise ValidationError('path: must start with "/" and hold only letters, digits and . _ ~ / -')
+        interval = options.setdefault("recheck_interval", DEFAULT_RECHECK_INTERVAL)
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval > 0:
+            raise ValidationError("recheck_interval: must be a number of seconds above 0")
         return options
 
     def websocket_urls(self) -> list[URLPattern]:
