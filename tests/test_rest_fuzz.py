@@ -1,0 +1,120 @@
+"""Random bodies, encodings and headers to the three endpoints never get a 5xx."""
+
+import json
+import string
+
+import msgpack
+import pytest
+from django.conf import settings as django_settings
+from django.test import override_settings
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from handlers.auth.tokens import issue_token
+from tests.agent_client import CONTENT_TYPES, create_agent_user, request
+
+PATHS = ["/ping", "/data", "/bye"]
+# Headers that frame the message itself; sending them twice only tests Twisted's HTTP parser.
+FRAMING = {"host", "content-length", "transfer-encoding", "connection", "expect", "upgrade"}
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+msgpack_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats()
+    | st.text()
+    | st.binary(max_size=20)
+    | st.builds(msgpack.ExtType, st.integers(0, 127), st.binary(max_size=8)),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(
+            st.text(max_size=8) | st.integers(-5, 5) | st.binary(max_size=4), children, max_size=5
+        )
+    ),
+    max_leaves=30,
+)
+
+
+def call_shaped(values):
+    """Bodies that look like agent calls, so the later checks (token, type, data) are reached too."""
+    metric_types = st.sampled_from(["ethereum_metrics", "networking_metrics", "system_metrics"])
+    return st.fixed_dictionaries(
+        {"id": st.sampled_from(["node-1", "node-2"])},
+        optional={
+            "type": metric_types | metric_types | values,
+            "data": st.fixed_dictionaries({"type": st.text(max_size=10), "body": values}) | values,
+            "extra": values,
+        },
+    ) | st.fixed_dictionaries({}, optional={"id": values, "type": values, "data": values})
+
+
+bodies = st.one_of(
+    st.binary(max_size=300).map(lambda raw: ("raw", raw)),
+    json_values.map(lambda value: ("json", json.dumps(value).encode())),
+    call_shaped(json_values).map(lambda value: ("json", json.dumps(value).encode())),
+    msgpack_values.map(lambda value: ("msgpack", msgpack.packb(value, use_bin_type=True))),
+    call_shaped(msgpack_values).map(lambda value: ("msgpack", msgpack.packb(value, use_bin_type=True))),
+)
+header_names = st.text(string.ascii_letters + string.digits + "-_", min_size=1, max_size=20).filter(
+    lambda name: name.lower() not in FRAMING
+)
+header_values = st.text(string.printable.strip("\r\n\x0b\x0c") + " ", max_size=40).map(str.strip)
+content_types = st.one_of(
+    st.none(),
+    st.just("matching"),
+    st.just("matching"),
+    st.just("matching"),
+    st.sampled_from(["application/json", "application/msgpack", "application/json; charset=utf-8"]),
+    header_values,
+    st.builds("application/{}{}".format, st.sampled_from(["json", "msgpack"]), header_values),
+)
+authorizations = st.one_of(
+    st.none(),
+    st.just("valid"),
+    st.just("valid"),
+    st.just("expired"),
+    header_values,
+    header_values.map("Bearer {}".format),
+)
+
+
+@pytest.fixture
+def server(live_backend):
+    create_agent_user("fuzz-user", "secret-password")
+    with override_settings(POA_BACKEND={**django_settings.POA_BACKEND, "JWT_LIFETIME": -60}):
+        expired = issue_token("fuzz-user")
+    return live_backend().url("rest"), {"valid": issue_token("fuzz-user"), "expired": expired}
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(PATHS),
+    body=bodies,
+    content_type=content_types,
+    authorization=authorizations,
+    extra=st.dictionaries(header_names, header_values, max_size=4),
+)
+def test_no_input_gets_a_server_error(server, path, body, content_type, authorization, extra):
+    url, tokens = server
+    encoding, raw = body
+    headers = dict(extra)
+    if content_type == "matching":
+        headers["Content-Type"] = CONTENT_TYPES.get(encoding, "application/json")
+    elif content_type is not None:
+        headers["Content-Type"] = content_type
+    if authorization in tokens:
+        headers["Authorization"] = f"Bearer {tokens[authorization]}"
+    elif authorization is not None:
+        headers["Authorization"] = authorization
+    reply = request(url, path, raw, headers)
+    event(f"status {reply.status}")
+    assert reply.status < 500, (path, encoding, raw[:80], headers, reply)
+    if reply.status == 200:
+        assert reply.body == b'{"result":"success"}'
