@@ -15,6 +15,7 @@ install: $(BIN)/python
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	command -v chromium || (apt-get update && apt-get install -y chromium)
 
 run: install
 	$(BIN)/python manage.py runbackend

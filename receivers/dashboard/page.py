@@ -26,8 +26,7 @@ BROWSER_FEED_PATH = "/dashboard/feed"
 
 def clean_page_options(options: dict[str, Any]) -> dict[str, Any]:
     """Check the page's option: ``public_dashboard`` (default false)."""
-    public = options.setdefault("public_dashboard", False)
-    if not isinstance(public, bool):
+    if not isinstance(options.get("public_dashboard", False), bool):
         raise ValidationError("public_dashboard: must be true or false")
     return options
 

@@ -18,9 +18,11 @@ from poa_backend.conf import poa_settings
 from poa_backend.protocol import Message
 from receivers.base import Receiver
 from receivers.dashboard.backplane import Backplane, LocalBackplane, RedisBackplane
+from receivers.dashboard.browser import browser_feed_urls
 from receivers.dashboard.consumer import DashboardConsumer
 from receivers.dashboard.frames import INACTIVE_DATA, catchup_kind, catchup_order, encode_frame
 from receivers.dashboard.hub import FeedStats, Hub
+from receivers.dashboard.page import clean_page_options, page_urls
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ class DashboardReceiver(Receiver):
         buffer_size = options.setdefault("buffer_size", DEFAULT_BUFFER_SIZE)
         if not isinstance(buffer_size, int) or isinstance(buffer_size, bool) or buffer_size < 1:
             raise ValidationError("buffer_size: must be a positive integer")
-        return options
+        return clean_page_options(options)
 
     def __init__(self, name: str, options: dict[str, Any] | None = None) -> None:
         super().__init__(name, options)
@@ -68,7 +70,12 @@ class DashboardReceiver(Receiver):
         return bool(secret) and given is not None and hmac.compare_digest(given, secret)
 
     def websocket_urls(self) -> list[URLPattern]:
-        return [path(self.options["path"].lstrip("/"), self._socket, name=f"{self.name}-feed")]
+        feed = path(self.options["path"].lstrip("/"), self._socket, name=f"{self.name}-feed")
+        return [feed, *browser_feed_urls(self)]
+
+    def http_urls(self) -> list[URLPattern]:
+        """The web dashboard page (receivers/dashboard/page.py)."""
+        return page_urls(self)
 
     # Catch-up: per agent (sorted by id), its latest information frame, then its latest statistics frame.
 
