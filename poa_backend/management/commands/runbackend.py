@@ -10,6 +10,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from poa_backend.plugins import Listener
 from poa_backend.server import Server
 from poa_backend.tls import ensure_self_signed_pair
+from poa_backend.workers import (
+    WorkerPool,
+    adopt_listeners,
+    check_shared_state,
+    configured_plugins,
+    parse_inherited,
+)
 
 logger = logging.getLogger("poa_backend.runbackend")
 
@@ -49,10 +56,26 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-migrate", action="store_true", help="Do not apply migrations first.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="Server processes sharing the listeners (more than 1 needs REDIS_URL and PostgreSQL).",
+        )
+        parser.add_argument("--inherit-listeners", default="", help="(internal) sockets a worker inherits.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        check_shared_state(options["workers"])
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
+        if options["workers"] > 1:
+            listeners = collect_listeners(configured_plugins())
+            if not listeners:
+                raise CommandError("no enabled handler or receiver names a port: nothing to listen on")
+            status = WorkerPool(options["workers"], listeners).run()
+            if status:
+                raise SystemExit(status)
+            return
 
         from poa_backend import runtime
         from poa_backend.asgi import application
@@ -70,6 +93,9 @@ class Command(BaseCommand):
             ready_callable=lambda: [logger.info("listening on %s", item.url) for item in listeners],
             verbosity=0,
         )
+        if options["inherit_listeners"]:
+            inherited = parse_inherited(options["inherit_listeners"])
+            adopt_listeners(server, inherited, {listener.port: listener for listener in listeners})
         try:
             server.run()
         finally:
