@@ -86,7 +86,7 @@ def redis_env(redis_url, redis_prefix):
 
 def inject(backend: LiveBackend, *items: dict) -> None:
     request = urllib.request.Request(
-        backend.url("dashboard") + "/test/inject",
+        backend.url("dashboard", scheme="http") + "/test/inject",  # no row lookup: runs in threads
         data=json.dumps(list(items)).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
