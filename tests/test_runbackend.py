@@ -46,3 +46,37 @@ def test_all_default_listeners_answer_and_sigterm_drains_and_terminates(live_bac
     assert code == 0, backend.log
     assert [e["event"] for e in read_events(events)][-1:] == ["terminate"]
     assert "Traceback" not in backend.log
+
+
+def test_daphne_on_a_single_port_serves_every_route(live_db, tmp_path):
+    """Behind a proxy: one port, routing by path (the admin, the REST calls, the auth API)."""
+    import subprocess
+    import sys
+
+    from tests.live import ROOT, LiveBackend, free_port, wait_for_port
+
+    port = free_port()
+    environment = LiveBackend().environment()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "poa_backend.asgi:application"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        base = f"http://127.0.0.1:{port}"
+        assert status_of(base + "/admin/login/") == 200
+        assert status_of(base + "/no-such-path") == 404
+        request = urllib.request.Request(base + "/ping", data=b"{}", method="POST")
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            ping_status = 200
+        except urllib.error.HTTPError as error:
+            ping_status = error.code
+        assert ping_status == 415  # the REST handler's route, answering a body without Content-Type
+        assert status_of(base + "/user") == 403  # the auth API's route, refusing plain HTTP
+    finally:
+        process.terminate()
+        process.wait(10)
