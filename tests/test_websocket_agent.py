@@ -230,8 +230,15 @@ def test_a_pipelined_burst_is_answered_and_delivered_in_order(socket_url, token,
     assert [m["data"]["body"]["pending"] for m in messages(events)] == list(range(count))
 
 
-def test_a_socket_closed_without_bye_makes_its_agents_inactive_exactly_once(live_backend, events, token):
-    backend = live_backend(env={"POA_INACTIVITY_TIMEOUT": "3"})
+@pytest.mark.parametrize("presence", ["embedded", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_socket_closed_without_bye_makes_its_agents_inactive_exactly_once(
+    live_backend, events, token, presence, request
+):
+    env = {"POA_INACTIVITY_TIMEOUT": "3"}
+    if presence == "redis":
+        env["REDIS_URL"] = request.getfixturevalue("redis_url")  # presence shared through Redis
+        env["POA_REDIS_PREFIX"] = request.getfixturevalue("redis_prefix")
+    backend = live_backend(env=env)
     url = socket_url_of(backend)
     with open_socket(url, token) as ws:  # a clean close, without bye
         for agent in ("node-a", "node-b"):
@@ -277,3 +284,14 @@ def test_an_open_socket_is_closed_when_its_token_is_banned(live_backend, events,
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4003, "token_refused")
     assert wait_for(lambda: inactive(events) == ["node-y"])
     assert refusal(url, {"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_frame_over_one_mebibyte_drops_the_connection(socket_url, token):
+    big = {"call": "data", "id": "node-z", "type": "system_metrics", "data": {"pad": "x" * (1024 * 1024)}}
+    with open_socket(socket_url, token) as ws:
+        send(ws, big, "msgpack")
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is None  # dropped without a close frame: the client sees 1006
+    with open_socket(socket_url, token) as ws:
+        assert call(ws, {"call": "ping", "id": "node-z"}) == {"result": "success"}

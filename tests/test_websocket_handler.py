@@ -67,8 +67,9 @@ def test_the_route_follows_the_row_path_and_disabling_the_row_refuses_new_socket
 
     with open_socket(base + "/agents/v1", token) as ws:
         assert call(ws, {"call": "ping", "id": "node-1"}) == {"result": "success"}
-    with pytest.raises(InvalidStatus):
+    with pytest.raises(InvalidStatus) as refused_elsewhere:
         open_socket(base + "/agent", token)
+    assert refused_elsewhere.value.response.status_code == 403
 
     row.enabled = False
     row.save()
@@ -77,8 +78,8 @@ def test_the_route_follows_the_row_path_and_disabling_the_row_refuses_new_socket
         try:
             with open_socket(base + "/agents/v1", token):
                 pass
-        except InvalidStatus:
-            return True
+        except InvalidStatus as exc:
+            return exc.response.status_code == 403
         return False
 
     assert wait_for(refused, timeout=2.0)
