@@ -35,9 +35,10 @@ class AuthClient:
         headers = dict(headers or {})
         data = None
         if body is not NO_BODY:
-            data = body if isinstance(body, bytes) else encode(self.encoding, body)
-            headers["Content-Type"] = content_type or CONTENT_TYPES[self.encoding]
-        elif content_type:
+            raw = isinstance(body, bytes)  # sent as given, with only the Content-Type given
+            data = body if raw else encode(self.encoding, body)
+            content_type = content_type if raw else content_type or CONTENT_TYPES[self.encoding]
+        if content_type:
             headers["Content-Type"] = content_type
         return self.session.request(
             method, self.base_url + path, data=data, auth=auth, headers=headers, timeout=30, verify=False
