@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.backend import machine
+from bench.report import markdown_table, targets
 from bench.scenarios import SCENARIOS, Options
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--agents", type=int, default=50, help="agents in max-rate runs (default 50)")
     parser.add_argument("--dashboards", type=int, default=10, help="dashboards in ws/realistic runs")
     parser.add_argument("--workers", type=int, default=1, help="server processes for rest/ws runs")
-    parser.add_argument("--window", type=int, default=16, help="calls in flight per WebSocket agent")
+    parser.add_argument("--window", type=int, default=4, help="calls in flight per WebSocket agent")
     parser.add_argument("--output", type=Path, help="JSON file (default bench/results/<time>.json)")
     args = parser.parse_args(argv)
 
@@ -71,11 +72,18 @@ def main(argv: list[str] | None = None) -> None:
     report["finished"] = time.time()
     print("\n== summary")
     print_table(rows)
+    judged = targets(report)
+    report["targets"] = judged
+    print("\n== targets")
+    print_table(judged)
     output = args.output or RESULTS / time.strftime("%Y%m%d-%H%M%S.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2, default=str)
     output.write_text(text)
     (output.parent / "latest.json").write_text(text)
+    (output.parent / "latest.md").write_text(
+        f"Machine: {report['machine']}\n\n{markdown_table(rows)}\n\n{markdown_table(judged)}\n"
+    )
     print(f"\nresults: {output}")
 
 

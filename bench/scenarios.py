@@ -21,7 +21,7 @@ class Options:
     agents: int = 50
     dashboards: int = 10
     workers: int = 1
-    window: int = 16
+    window: int = 4
 
 
 def _latencies(blobs: list[bytes]) -> array:
@@ -41,7 +41,7 @@ def drive(
     mode: str = "max",
     mix: str = "all",
     rate_per_agent: float | None = None,
-    window: int = 16,
+    window: int = 4,
     dashboards: int = 0,
     dashboard_url: str = "",
     dashboard_secret: str = "",
@@ -219,6 +219,8 @@ def ws(options: Options, state: dict[str, Any]) -> dict[str, Any]:
         return runs
 
     runs = with_backend(options, options.agents, body)
+    for result in runs.values():
+        result["workers"] = options.workers
     rows = [
         _row(f"ws max-rate, {count} dashboard(s), {options.workers} worker(s)", result, state.get("floor_ws"))
         for count, result in runs.items()
@@ -339,7 +341,8 @@ def realistic(options: Options, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def workers(options: Options, state: dict[str, Any]) -> dict[str, Any]:
-    """REST max-rate on PostgreSQL + Redis with one worker and with two, dashboards on both."""
+    """PostgreSQL + Redis: REST max rate with one worker and with two (dashboards on both), then the
+    WebSocket max rate with two workers and ``dashboards`` dashboards."""
     results = {}
     rows = []
     for count in (1, 2):
@@ -357,12 +360,32 @@ def workers(options: Options, state: dict[str, Any]) -> dict[str, Any]:
             )
 
         results[count] = with_backend(options, options.agents, body, workers=count, postgres=True, redis=True)
-        rows.append(
-            _row(f"rest max-rate, PG+Redis, --workers {count}", results[count], state.get("floor_rest"))
+        results[count]["workers"] = count
+        name = f"rest max-rate, PG+Redis, --workers {count}"
+        rows.append(_row(name, results[count], state.get("floor_rest")))
+
+    def ws_body(backend: Backend) -> dict[str, Any]:
+        return drive(
+            url=backend.url("rest"),
+            credentials=backend.credentials,
+            agents=options.agents,
+            duration=options.duration,
+            transport="ws",
+            window=options.window,
+            dashboards=options.dashboards,
+            dashboard_url=backend.dashboard_url,
+            dashboard_secret=backend.dashboard_secret,
+            auth_url=backend.url("auth"),
         )
+
+    ws_result = with_backend(options, options.agents, ws_body, workers=2, postgres=True, redis=True)
+    ws_result["workers"] = 2
+    name = f"ws max-rate, {options.dashboards} dashboard(s), PG+Redis, --workers 2"
+    rows.append(_row(name, ws_result, state.get("floor_ws")))
     one, two = results[1]["accepted_per_s"], results[2]["accepted_per_s"]
     return {
         "runs": {str(key): value for key, value in results.items()},
+        "ws": {"2": ws_result},
         "speedup": round(two / one, 2) if one else None,
         "rows": rows,
     }
