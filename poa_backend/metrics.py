@@ -51,8 +51,8 @@ MESSAGES_REJECTED = Counter(
 )
 AGENTS_INACTIVE = Counter(
     "poa_agents_inactive",
-    "Agents declared inactive (went quiet, said bye or disconnected).",
-    ["handler"],
+    "Agents declared inactive (went quiet, said bye or disconnected), by who noticed.",
+    ["source"],
 )
 RECEIVER_DELIVERED = Counter(
     "poa_receiver_delivered_messages", "Messages a receiver handled without error.", ["receiver"]
@@ -125,7 +125,7 @@ def on_message_received(sender: object, message: Message, **kwargs: object) -> N
 
 
 def on_agent_inactive(sender: object, **kwargs: object) -> None:
-    AGENTS_INACTIVE.labels(handler=handler_label(sender)).inc()
+    AGENTS_INACTIVE.labels(source=handler_label(sender)).inc()
 
 
 # What the receivers' dispatcher calls.

@@ -1,12 +1,16 @@
 """What only the receivers app can tell /metrics: routing topology, queue depths, active agents."""
 
+import logging
 from collections.abc import Iterator
 
+from django.db import DatabaseError
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from poa_backend import metrics
 from receivers.dispatch import dispatcher
+
+logger = logging.getLogger(__name__)
 
 
 class TopologyCollector(Collector):
@@ -30,10 +34,14 @@ class ActiveAgentsCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from receivers.presence import known_agents
 
-        agents = list(known_agents())
+        try:
+            agents = list(known_agents().values_list("is_active", flat=True))
+        except DatabaseError as exc:  # the scrape still shows everything else
+            logger.warning("metrics: known agents not read: %s", exc)
+            return
         yield GaugeMetricFamily("poa_known_agents", "Agents the backend has heard from.", len(agents))
         yield GaugeMetricFamily(
-            "poa_active_agents", "Agents active now.", sum(1 for agent in agents if agent.is_active)
+            "poa_active_agents", "Agents active now.", sum(1 for active in agents if active)
         )
 
 
