@@ -23,6 +23,12 @@ class Server(daphne.server.Server):
             scope["extensions"] = {**(scope.get("extensions") or {}), DENIAL_EXTENSION: {}}
         return super().create_application(protocol, scope)
 
+    def protocol_connected(self, protocol: Any) -> None:
+        # Daphne passes bodies on untouched; Twisted's form parsing (unused) drops the
+        # connection on some Content-Type parameters (``a/b;x*``) and 400s bad multipart.
+        protocol._parsePOSTFormSubmission = False
+        super().protocol_connected(protocol)
+
     async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind in ("websocket.http.response.start", "websocket.http.response.body"):
