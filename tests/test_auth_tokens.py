@@ -21,7 +21,8 @@ from handlers.auth.tokens import (
 )
 from handlers.models import AgentUser, BannedToken
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Committed rows: acheck_token reads them from a worker thread (its own connection).
+pytestmark = pytest.mark.usefixtures("live_db")
 
 
 @pytest.fixture
