@@ -63,7 +63,8 @@ class AuthAPIView(APIView):
         if not (request.is_secure() or poa_settings.ALLOW_PLAIN_HTTP_AUTH):
             raise TLSRequired()
         if request.method in BODY_METHODS:
-            if int(request.META.get("CONTENT_LENGTH") or 0) > poa_settings.MAX_BODY_SIZE:
+            length = request.META.get("CONTENT_LENGTH") or "0"
+            if not length.isdigit() or int(length) > poa_settings.MAX_BODY_SIZE:
                 raise BodyTooLarge()
             if request.content_type.split(";")[0].strip().lower() not in {
                 parser.media_type for parser in self.parser_classes
