@@ -1,9 +1,12 @@
 """Routing by path to whatever the enabled plug-ins serve.
 
-Every listener serves every route, so ``daphne poa_backend.asgi:application``
-on one port behind a proxy serves everything too. HTTP goes through Django
-(a middleware swaps in a URLconf made of the plug-ins' patterns plus the site's);
-WebSocket connections are matched here against the plug-ins' socket patterns.
+A listener a plug-in named serves the routes of the plug-ins on that listener,
+of the plug-ins that named none, and the site's (admin, API, metrics): the REST
+listener answers 404 for the dashboard page, as the deployed agents expect. A
+port no plug-in named (``daphne poa_backend.asgi:application`` on one port behind
+a proxy) serves every route. HTTP goes through Django (a middleware swaps in a
+URLconf made of the plug-ins' patterns plus the site's); WebSocket connections
+are matched here against the plug-ins' socket patterns.
 """
 
 import logging
@@ -47,17 +50,47 @@ class PluginURLConf:
         self.handler500 = site.handler500
 
 
-_urlconf_cache: dict[tuple[int, ...], PluginURLConf] = {}
+def plugins_on_port(plugins: list[Plugin], port: int | None) -> list[Plugin]:
+    """The plug-ins a connection to ``port`` reaches (every one, on a port no plug-in named)."""
+    listening = [plugin.listener for plugin in plugins]
+    if port is None or all(listener is None or listener.port != port for listener in listening):
+        return plugins
+    return [
+        plugin
+        for plugin, listener in zip(plugins, listening, strict=True)
+        if listener is None or listener.port == port
+    ]
 
 
-def current_urlconf() -> PluginURLConf:
-    plugins = active_plugins()
-    key = tuple(id(plugin) for plugin in plugins)
-    urlconf = _urlconf_cache.get(key)
-    if urlconf is None:
-        _urlconf_cache.clear()  # plug-ins changed: the old URLconf is not coming back
-        urlconf = _urlconf_cache[key] = PluginURLConf(plugins)
-    return urlconf
+def local_port(scope: dict[str, Any]) -> int | None:
+    server = scope.get("server")
+    return int(server[1]) if server and server[1] is not None else None
+
+
+class _PerPluginSet:
+    """Values built for one set of running plug-ins and one port, rebuilt when the set changes."""
+
+    def __init__(self, build: Callable[[list[Plugin]], Any]) -> None:
+        self._build = build
+        self._key: tuple[int, ...] = ()
+        self._by_port: dict[int | None, Any] = {}
+
+    def get(self, plugins: list[Plugin], port: int | None) -> Any:
+        key = tuple(id(plugin) for plugin in plugins)
+        if key != self._key:
+            self._key, self._by_port = key, {}
+        value = self._by_port.get(port)
+        if value is None:
+            value = self._by_port[port] = self._build(plugins_on_port(plugins, port))
+        return value
+
+
+_urlconfs = _PerPluginSet(PluginURLConf)
+
+
+def current_urlconf(port: int | None = None) -> PluginURLConf:
+    """The URLconf for a request to ``port`` (None: every plug-in's routes)."""
+    return _urlconfs.get(active_plugins(), port)
 
 
 class PluginRoutesMiddleware:
@@ -67,7 +100,8 @@ class PluginRoutesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.urlconf = current_urlconf()
+        port = request.META.get("SERVER_PORT")
+        request.urlconf = current_urlconf(int(port) if port and port.isdigit() else None)
         return self.get_response(request)
 
 
@@ -75,18 +109,14 @@ class PluginWebSocketRouter:
     """ASGI app for WebSocket scopes: the first plug-in pattern matching the path takes it."""
 
     def __init__(self) -> None:
-        self._patterns_for: tuple[tuple[int, ...], list[URLPattern]] = ((), [])
-
-    def _patterns(self, plugins: list[Plugin]) -> list[URLPattern]:
-        key = tuple(id(plugin) for plugin in plugins)
-        if self._patterns_for[0] != key:
-            self._patterns_for = (key, [p for plugin in plugins for p in plugin.websocket_urls()])
-        return self._patterns_for[1]
+        self._patterns = _PerPluginSet(
+            lambda plugins: [pattern for plugin in plugins for pattern in plugin.websocket_urls()]
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         plugins = await sync_to_async(active_plugins, thread_sensitive=False)()
         path = scope["path"].lstrip("/")
-        for pattern in self._patterns(plugins):
+        for pattern in self._patterns.get(plugins, local_port(scope)):
             try:
                 match = pattern.resolve(path)
             except Resolver404:

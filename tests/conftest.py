@@ -18,13 +18,16 @@ def live_db(transactional_db, django_db_serialized_rollback):
 
 @pytest.fixture
 def live_backend(live_db):
-    """Factory: ``start(env=...)`` runs the real backend on free ports; all are stopped after the test."""
+    """Factory: ``start(env=...)`` runs the real backend on free ports; all are stopped after the test.
+
+    Call it twice for two processes (with ``REDIS_URL`` to share state): each has its own ports.
+    """
     started: list[LiveBackend] = []
 
     def start(*args: str, env: dict[str, str] | None = None) -> LiveBackend:
+        # Each process gets listeners of its own: the rows move to free ports, and
+        # processes started before keep the sockets they already hold.
         backend = LiveBackend(env=env)
-        if started:
-            backend.ports = dict(started[0].ports)  # a second process shares the listeners' rows
         started.append(backend)
         return backend.start(*args)
 

@@ -64,6 +64,7 @@ class LiveBackend:
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self.extra_env = env or {}
         self.ports: dict[str, int] = {}
+        self.schemes: dict[str, str] = {}
         self.process: subprocess.Popen | None = None
         self.data_dir = Path(tempfile.mkdtemp(prefix="poa-live-"))
         self.log_path = self.data_dir / "server.log"
@@ -78,6 +79,7 @@ class LiveBackend:
                     row.options = {**row.options, "host": "127.0.0.1", "port": new}
                     row.save(update_fields=["options"])
                     self.ports[row.name] = new
+                    self.schemes[row.name] = row.options.get("scheme", "http")
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -113,16 +115,7 @@ class LiveBackend:
 
     def url(self, name: str, scheme: str | None = None) -> str:
         """Base URL of the listener of row ``name`` (scheme from the row unless given)."""
-        if scheme is None:
-            scheme = "https" if self._row_scheme(name) == "https" else "http"
-        return f"{scheme}://127.0.0.1:{self.ports[name]}"
-
-    def _row_scheme(self, name: str) -> str:
-        for model in (CustomHandler, Receiver):
-            row = model.objects.filter(name=name).first()
-            if row is not None:
-                return row.options.get("scheme", "http")
-        raise KeyError(name)
+        return f"{scheme or self.schemes.get(name, 'http')}://127.0.0.1:{self.ports[name]}"
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM and wait; returns the exit code."""

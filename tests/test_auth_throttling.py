@@ -9,10 +9,7 @@ from rest_framework.test import APIRequestFactory
 
 from handlers.auth import accounts
 from handlers.auth.views import SessionView
-from handlers.models import CustomHandler
-from receivers.models import Receiver
 from tests.auth_client import AuthClient
-from tests.live import free_port, wait_for_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 
@@ -96,16 +93,7 @@ def basic(name, password):
 def test_failures_are_counted_across_processes_with_redis(live_backend, redis_url, redis_prefix):
     env = {"REDIS_URL": redis_url, "POA_REDIS_PREFIX": redis_prefix}
     _, client_a = start(live_backend, env=env)
-    # A second process on its own ports (two processes cannot bind one port).
-    new_ports = {}
-    for row in [*CustomHandler.objects.filter(enabled=True), *Receiver.objects.filter(enabled=True)]:
-        if "port" in row.options:
-            new_ports[row.name] = free_port()
-            row.options = {**row.options, "port": new_ports[row.name]}
-            row.save(update_fields=["options"])
-    second = live_backend(env=env)
-    second.ports = new_ports
-    wait_for_port(new_ports["auth"], second.process)
+    second = live_backend(env=env)  # a second process, on ports of its own
     client_b = AuthClient(second.url("auth"))
     assert client_b.call("GET", "/user", auth=ADMIN).status_code == 200, second.log
 

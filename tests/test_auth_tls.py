@@ -21,7 +21,7 @@ CALLS = [
 
 
 def plain_http_listener(live_backend, env=None):
-    """Every listener serves every route: add a plain-HTTP one and call the auth endpoints there."""
+    """A second auth listener, on plain HTTP, to call the endpoints there."""
     User.objects.create_user(ADMIN[0], password=ADMIN[1], is_staff=True)
     CustomHandler.objects.create(
         name="plain", class_path="handlers.auth.AuthHandler", options={"scheme": "http", "port": 4999}

@@ -15,7 +15,7 @@ _PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
 
 
 class AgentSocketHandler(CustomHandler):
-    """Serves the agent socket at ``options["path"]`` (default ``/agent``) on every listener.
+    """Serves the agent socket at ``options["path"]`` (default ``/agent``) on its listener.
 
     Options: the listener keys (``scheme``, ``host``, ``port``, ...), ``path``, and
     ``recheck_interval`` (seconds between re-checks of an open socket's token).

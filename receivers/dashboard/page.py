@@ -20,7 +20,7 @@ from poa_backend.conf import poa_settings
 if TYPE_CHECKING:
     from receivers.dashboard.receiver import DashboardReceiver
 
-#: Where the page's socket is served (on every listener, like every plug-in route).
+#: Where the page's socket is served (on the receiver's listener, like its other routes).
 BROWSER_FEED_PATH = "/dashboard/feed"
 
 
