@@ -32,7 +32,7 @@ class ActiveAgentsCollector(Collector):
     """``poa_active_agents`` and ``poa_known_agents``, from the database (the same for every process)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from receivers.presence import known_agents
+        from receivers.known_agents import known_agents
 
         try:
             agents = list(known_agents().values_list("is_active", flat=True))

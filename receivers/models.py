@@ -73,7 +73,7 @@ class SystemStatistics(models.Model):
 
 
 class KnownAgent(models.Model):
-    """An agent the backend has heard from, kept by the ``known_agents`` receiver (receivers/presence.py)."""
+    """An agent the backend has heard from, kept by the ``known_agents`` receiver."""
 
     agent_id = models.CharField(max_length=255, unique=True)
     first_seen = models.DateTimeField(help_text="When its first message arrived (UTC).")

@@ -8,8 +8,8 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from poa_backend.protocol import Message
+from receivers.known_agents import KnownAgentsReceiver
 from receivers.models import EthereumStatistics, KnownAgent, SystemStatistics
-from receivers.presence import KnownAgentsReceiver
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from receivers.api import filters, serializers
+from receivers.known_agents import known_agents
 from receivers.models import EthereumStatistics, SystemStatistics
-from receivers.presence import known_agents
 
 
 class HistoryPagination(PageNumberPagination):

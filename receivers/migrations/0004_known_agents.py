@@ -6,7 +6,7 @@ def seed(apps, schema_editor):
     Receiver = apps.get_model("receivers", "Receiver")
     MetricType = apps.get_model("poa_backend", "MetricType")
     receiver, created = Receiver.objects.get_or_create(
-        name="known_agents", defaults={"class_path": "receivers.presence.KnownAgentsReceiver", "options": {}}
+        name="known_agents", defaults={"class_path": "receivers.known_agents.KnownAgentsReceiver", "options": {}}
     )
     if created:
         receiver.metric_types.set(MetricType.objects.all())
