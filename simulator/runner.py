@@ -115,7 +115,8 @@ async def run_simulation(
     try:
         await asyncio.gather(*(run_agent(agent) for agent in live))
     finally:
-        recorder.finished = time.monotonic()
+        # Rates are per second of load: answers still coming in after the end count, their wait not.
+        recorder.finished = min(time.monotonic(), stop_at)
         if reporter is not None:
             reporter.cancel()
     return recorder
