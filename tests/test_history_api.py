@@ -1,7 +1,7 @@
 """History API: staff-only access, filters, ordering, pagination, downsampling, known agents."""
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.contrib.auth.models import User
@@ -100,6 +100,28 @@ def test_statistics_filter_by_agent_and_time_range(api):
     assert [row["peers"] for row in body["results"]] == [3, 2, 1]  # newest first
     assert {row["agent_id"] for row in body["results"]} == {"a"}
     assert body["results"][0]["date"] == "2026-05-01T12:03:00Z"
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/ethereum-statistics/", "since"),
+        ("/api/system-statistics/", "until"),
+        ("/api/agents/", "seen_since"),
+    ],
+)
+def test_time_filters_take_any_iso_offset_and_refuse_what_is_out_of_range(api, path, parameter):
+    # PostgreSQL refuses offsets over 15:59; ISO 8601 does not.
+    assert api.get(path, {parameter: "3332-10-07T01:59:30.3+23:50"}).status_code == 200
+    assert api.get(path, {parameter: "0001-01-01T00:00:00+05:00"}).status_code == 400
+
+
+def test_a_time_filter_applies_its_offset(api):
+    for minute in range(5):
+        eth_row("a", T0 + timedelta(minutes=minute))
+    far_east = timezone(timedelta(hours=23, minutes=50))
+    since = (T0 + timedelta(minutes=2)).astimezone(far_east).isoformat()
+    assert api.get("/api/ethereum-statistics/", {"since": since}).json()["count"] == 3
 
 
 def test_statistics_ordering(api):
