@@ -2,10 +2,11 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poa_backend.settings")
-django_application = get_asgi_application()
+
+from poa_backend.http import get_pooled_asgi_application
+
+django_application = get_pooled_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up)
 

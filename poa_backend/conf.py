@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_PREFIX": "poa",
     # How often plug-in rows and metric types are re-read (admin edits apply this fast).
     "CONFIG_REFRESH_INTERVAL": 1.0,
+    # Threads serving HTTP requests in each process (each keeps one database connection).
+    "REQUEST_THREADS": 8,
     # Default bound and batch size of each receiver's queue (a receiver's options may override).
     "RECEIVER_QUEUE_SIZE": 100_000,
     "RECEIVER_BATCH_SIZE": 500,

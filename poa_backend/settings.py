@@ -205,6 +205,7 @@ POA_BACKEND = {
         "DASHBOARD_SECRET": os.environ.get("POA_DASHBOARD_SECRET"),
         "REDIS_PREFIX": os.environ.get("POA_REDIS_PREFIX"),
         "CONFIG_REFRESH_INTERVAL": os.environ.get("POA_CONFIG_REFRESH_INTERVAL"),
+        "REQUEST_THREADS": os.environ.get("POA_REQUEST_THREADS"),
         "METRICS_TOKEN": os.environ.get("POA_METRICS_TOKEN"),
         "AGENT_STALE_AFTER": os.environ.get("POA_AGENT_STALE_AFTER"),
     }.items()

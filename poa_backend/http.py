@@ -1,0 +1,74 @@
+"""Django's ASGI handler, with each request's synchronous work done in one go on a fixed pool.
+
+Django's own ASGI handler enters a fresh single-thread executor per request
+(``ThreadSensitiveContext``) and hops threads for the request signals, each sync
+middleware, the view and closing the response. Under agent load those thread
+starts and hand-offs cost more than the work itself, and a database connection
+opened in a per-request thread is never reused (nor closed, with persistent
+connections). Here the started signal, the middleware, the view and the closing
+of the response run in one call on one of a bounded set of long-lived threads,
+which keep their database connections; the event loop only reads the body and
+writes the answer.
+"""
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.core.handlers import base
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.signals import request_started
+from django.http import FileResponse, HttpResponseBase
+from django.urls import set_script_prefix
+
+from poa_backend.conf import poa_settings
+
+
+class PooledASGIHandler(ASGIHandler):
+    def __init__(self, threads: int | None = None) -> None:
+        base.BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
+        self.executor = ThreadPoolExecutor(
+            max_workers=threads or poa_settings.REQUEST_THREADS, thread_name_prefix="http-request"
+        )
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except base.RequestAborted:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            response = await loop.run_in_executor(self.executor, self.respond, scope, body_file)
+            await self.send_response(response, send)
+        finally:
+            body_file.close()
+        if response.streaming:  # its content was only read while sending
+            await loop.run_in_executor(self.executor, response.close)
+
+    def respond(self, scope: dict[str, Any], body_file: Any) -> HttpResponseBase:
+        """The synchronous part of a request, all on this pool thread."""
+        set_script_prefix(get_script_prefix(scope))
+        request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size
+        if not response.streaming:
+            response.close()  # sends request_finished here, where this thread's connections live
+        return response
+
+
+def get_pooled_asgi_application() -> PooledASGIHandler:
+    """Like ``django.core.asgi.get_asgi_application``, with the pooled handler."""
+    import django
+
+    django.setup(set_prefix=False)
+    return PooledASGIHandler()
