@@ -10,6 +10,9 @@ accepting, which the server turns into 403.
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
+
 DENIAL_EXTENSION = "websocket.http.response"
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -40,3 +43,19 @@ async def deny(
         headers.append((b"content-type", b"application/json"))
     await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
     await send({"type": "websocket.http.response.body", "body": body})
+
+
+class DatabaseFreeConsumer(AsyncWebsocketConsumer):
+    """A consumer whose events never touch the database.
+
+    Channels closes stale database connections before every event: a hop to its
+    thread-sensitive executor for each frame received. These consumers skip it;
+    what needs the database goes through ``sync_to_async``, which sees to its own
+    connections.
+    """
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)

@@ -11,8 +11,6 @@ import logging
 import time
 from typing import Any
 
-from channels.generic.websocket import AsyncWebsocketConsumer
-
 from handlers.auth.tokens import TokenError, TokenExpired, acheck_token, bearer_token, verified_claims
 from handlers.base import CustomHandler
 from handlers.presence import monitor
@@ -20,7 +18,7 @@ from handlers.websocket import calls
 from handlers.websocket.frames import JSON, MSGPACK, FrameError
 from poa_backend import metrics
 from poa_backend.protocol import Message, MessageType
-from poa_backend.websocket import deny
+from poa_backend.websocket import DatabaseFreeConsumer, deny
 
 #: Close codes and reasons when the session of an open socket ends: its token expired, or was
 #: refused at a re-check (banned, or its user deactivated or deleted).
@@ -40,7 +38,7 @@ def header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-class AgentSocketConsumer(AsyncWebsocketConsumer):
+class AgentSocketConsumer(DatabaseFreeConsumer):
     # Agent sockets get no messages from other processes: no channel-layer channel per socket.
     channel_layer_alias = None
 

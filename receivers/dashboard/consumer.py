@@ -4,10 +4,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from channels.generic.websocket import AsyncWebsocketConsumer
-
 from poa_backend import metrics
-from poa_backend.websocket import deny
+from poa_backend.websocket import DatabaseFreeConsumer, deny
 from receivers.dashboard.hub import FeedClosed, Outbox
 
 if TYPE_CHECKING:
@@ -19,7 +17,7 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE_CODE = 1011
 
 
-class DashboardConsumer(AsyncWebsocketConsumer):
+class DashboardConsumer(DatabaseFreeConsumer):
     def __init__(self, receiver: "DashboardReceiver", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.receiver = receiver
