@@ -18,16 +18,31 @@ UNAVAILABLE_CODE = 1011
 
 
 class DashboardConsumer(DatabaseFreeConsumer):
+    """A dashboard of the ``wssecret`` feed; subclasses change who is admitted (``refusal``)."""
+
+    #: This socket's label in the ``poa_connections`` gauge.
+    kind = "dashboard"
+
     def __init__(self, receiver: "DashboardReceiver", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.receiver = receiver
         self.outbox: Outbox | None = None
         self.forwarder: asyncio.Task | None = None
 
-    async def connect(self) -> None:
+    def refusal(self) -> int | None:
+        """The HTTP status refusing this handshake, or None to open the socket."""
         given = dict(self.scope["headers"]).get(b"wssecret")
-        if not self.receiver.secret_matches(given):
-            await deny(self.scope, self.base_send, 400)  # the contract: 400, no socket
+        return None if self.receiver.secret_matches(given) else 400  # the contract: 400, no socket
+
+    def counted(self, opened: int = 0, sent: int = 0) -> None:
+        """Keep the receiver's figures: dashboards open, frames sent."""
+        self.receiver.stats.dashboards_connected += opened
+        self.receiver.stats.frames_sent += sent
+
+    async def connect(self) -> None:
+        status = self.refusal()
+        if status is not None:
+            await deny(self.scope, self.base_send, status)
             return
         await self.accept()
         outbox = Outbox(self.receiver.buffer_size)
@@ -37,12 +52,12 @@ class DashboardConsumer(DatabaseFreeConsumer):
             catchup = await self.receiver.acatchup_frames()
         except Exception as exc:
             self.receiver.hub.unsubscribe(outbox)
-            logger.warning("dashboard %s: feed unavailable: %s", self.receiver.name, exc)
+            logger.warning("dashboard %s: %s feed unavailable: %s", self.receiver.name, self.kind, exc)
             await self.close(code=UNAVAILABLE_CODE)
             return
         self.outbox = outbox
-        self.receiver.stats.dashboards_connected += 1
-        metrics.connection_opened("dashboard")
+        self.counted(opened=1)
+        metrics.connection_opened(self.kind)
         await self._send_all(catchup)
         self.forwarder = asyncio.create_task(self._forward())
 
@@ -56,7 +71,7 @@ class DashboardConsumer(DatabaseFreeConsumer):
     async def _send_all(self, frames: list[str]) -> None:
         for frame in frames:
             await self.send(text_data=frame)
-            self.receiver.stats.frames_sent += 1
+        self.counted(sent=len(frames))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Frames from dashboards mean nothing in the protocol: ignored."""
@@ -64,8 +79,8 @@ class DashboardConsumer(DatabaseFreeConsumer):
     async def disconnect(self, code: int) -> None:
         if self.outbox is not None:
             self.receiver.hub.unsubscribe(self.outbox)
-            self.receiver.stats.dashboards_connected -= 1
-            metrics.connection_closed("dashboard")
+            self.counted(opened=-1)
+            metrics.connection_closed(self.kind)
             self.outbox = None
         if self.forwarder is not None:
             self.forwarder.cancel()
