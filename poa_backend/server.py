@@ -10,6 +10,7 @@ It also stops autobahn from formatting a debug line per frame sent that nothing 
 before ``log.debug`` drops them): about a third of the CPU of a large fan-out.
 """
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -20,6 +21,7 @@ from autobahn.websocket.protocol import WebSocketProtocol
 from poa_backend.websocket import DENIAL_EXTENSION
 
 OPEN = WebSocketProtocol.STATE_OPEN
+logger = logging.getLogger("poa_backend.runbackend")
 
 
 def _unformatted(value: Any, *args: Any, **kwargs: Any) -> str:
@@ -32,6 +34,22 @@ autobahn.websocket.protocol.hlval = _unformatted
 
 
 class Server(daphne.server.Server):
+    def __init__(self, *args: Any, listener_urls: dict[int, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Port -> the URL to log once that listener is open.
+        self.listener_urls = listener_urls or {}
+        #: Why a listener could not be opened (the server then stops).
+        self.listen_failures: list[str] = []
+
+    def listen_success(self, port: Any) -> None:
+        super().listen_success(port)
+        number = port.getHost().port
+        logger.info("listening on %s", self.listener_urls.get(number, f"port {number}"))
+
+    def listen_error(self, failure: Any) -> None:
+        self.listen_failures.append(failure.getErrorMessage())
+        super().listen_error(failure)
+
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
         if scope.get("type") == "websocket":
             scope["extensions"] = {**(scope.get("extensions") or {}), DENIAL_EXTENSION: {}}

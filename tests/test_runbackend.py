@@ -80,3 +80,31 @@ def test_daphne_on_a_single_port_serves_every_route(live_db, tmp_path):
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_a_listener_that_cannot_open_stops_the_start_with_an_error(live_db):
+    """A port already taken: a clear error and a failing exit code, not a server missing a listener."""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.live import ROOT, LiveBackend
+
+    backend = LiveBackend()
+    backend.assign_ports()
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", backend.ports["rest"]))
+        taken.listen()
+        result = subprocess.run(
+            [sys.executable, "manage.py", "runbackend", "--no-migrate"],
+            cwd=ROOT,
+            env=backend.environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert "could not open every listener" in result.stderr
+    assert f"listening on {backend.url('rest')}" not in result.stderr
+    assert f"listening on {backend.url('dashboard')}" in result.stderr

@@ -90,7 +90,7 @@ class Command(BaseCommand):
             application=application,
             endpoints=[endpoint_description(listener) for listener in listeners],
             signal_handlers=True,
-            ready_callable=lambda: [logger.info("listening on %s", item.url) for item in listeners],
+            listener_urls={listener.port: listener.url for listener in listeners},
             verbosity=0,
         )
         if options["inherit_listeners"]:
@@ -102,3 +102,5 @@ class Command(BaseCommand):
             logger.info("stopping: draining receivers")
             runtime.stop()
             logger.info("stopped")
+        if server.listen_failures:
+            raise CommandError("could not open every listener: " + "; ".join(server.listen_failures))
