@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from poa_backend.conf import DEFAULTS as POA_DEFAULTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -189,28 +191,9 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }
 
-# Everything specific to this backend, with defaults in poa_backend/conf.py.
-POA_BACKEND = {
-    key: value
-    for key, value in {
-        "INACTIVITY_TIMEOUT": os.environ.get("POA_INACTIVITY_TIMEOUT"),
-        "MAX_BODY_SIZE": os.environ.get("POA_MAX_BODY_SIZE"),
-        "JWT_LIFETIME": os.environ.get("POA_JWT_LIFETIME"),
-        "JWT_ISSUER": os.environ.get("POA_JWT_ISSUER"),
-        "JWT_CHECK_CACHE_TTL": os.environ.get("POA_JWT_CHECK_CACHE_TTL"),
-        "AUTH_FAILURE_LIMIT": os.environ.get("POA_AUTH_FAILURE_LIMIT"),
-        "AUTH_FAILURE_WINDOW": os.environ.get("POA_AUTH_FAILURE_WINDOW"),
-        "BANNED_TOKEN_PURGE_INTERVAL": os.environ.get("POA_BANNED_TOKEN_PURGE_INTERVAL"),
-        "ALLOW_PLAIN_HTTP_AUTH": os.environ.get("POA_ALLOW_PLAIN_HTTP_AUTH"),
-        "DASHBOARD_SECRET": os.environ.get("POA_DASHBOARD_SECRET"),
-        "REDIS_PREFIX": os.environ.get("POA_REDIS_PREFIX"),
-        "CONFIG_REFRESH_INTERVAL": os.environ.get("POA_CONFIG_REFRESH_INTERVAL"),
-        "REQUEST_THREADS": os.environ.get("POA_REQUEST_THREADS"),
-        "METRICS_TOKEN": os.environ.get("POA_METRICS_TOKEN"),
-        "AGENT_STALE_AFTER": os.environ.get("POA_AGENT_STALE_AFTER"),
-    }.items()
-    if value not in (None, "")
-}
+# Everything specific to this backend, with defaults in poa_backend/conf.py;
+# each can be set as POA_<NAME> in the environment.
+POA_BACKEND = {name: os.environ[f"POA_{name}"] for name in POA_DEFAULTS if os.environ.get(f"POA_{name}")}
 POA_BACKEND["JWT_SECRET"] = secret_from_env_or_data_dir("POA_JWT_SECRET", "jwt_secret")
 
 LOGGING = {
