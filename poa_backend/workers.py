@@ -1,7 +1,10 @@
 """Several server processes on the same listeners: ``runbackend --workers N``.
 
-The parent opens each listening socket once and starts N worker processes that inherit
-them (``--inherit-listeners``); the kernel hands each new connection to one worker.
+The parent opens the listening sockets and starts N worker processes that inherit them
+(``--inherit-listeners``): per listener one socket for each worker, all bound to the same
+port with ``SO_REUSEPORT``, so the kernel spreads new connections evenly over the workers
+(one shared socket lets whichever worker wakes first take a whole burst of connections).
+A restarted worker takes over the sockets of the one it replaces, with their queues.
 The workers share state only through PostgreSQL and Redis (dashboard frames, presence,
 caches), which is why more than one worker needs both. The parent does no request work:
 it restarts a worker that dies and, on SIGTERM or SIGINT, passes the signal on and waits
@@ -62,10 +65,11 @@ def configured_plugins() -> list[Any]:
 
 
 def open_listener(listener: Listener) -> socket.socket:
-    """A listening socket for ``listener``, inheritable by worker processes."""
+    """A listening socket for ``listener``, inheritable by a worker; one per worker on one port."""
     family = socket.AF_INET6 if ":" in listener.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((listener.host, listener.port))
     except OSError as exc:
@@ -137,23 +141,26 @@ class WorkerPool:
     def __init__(self, workers: int, listeners: list[Listener]) -> None:
         self.count = workers
         self.listeners = listeners
-        self.sockets = [open_listener(listener) for listener in listeners]
+        self.sockets = [[open_listener(listener) for listener in listeners] for _ in range(workers)]
         self.inherited = [
-            InheritedListener(listener.port, listener.scheme, sock.fileno(), sock.family)
-            for listener, sock in zip(listeners, self.sockets, strict=True)
+            [
+                InheritedListener(listener.port, listener.scheme, sock.fileno(), sock.family)
+                for listener, sock in zip(listeners, sockets, strict=True)
+            ]
+            for sockets in self.sockets
         ]
         self.processes: list[subprocess.Popen | None] = [None] * workers
         self.started_at = [0.0] * workers
         self.stopping = False
 
-    def _command(self) -> list[str]:
-        spec = ",".join(item.spec() for item in self.inherited)
+    def _command(self, slot: int) -> list[str]:
+        spec = ",".join(item.spec() for item in self.inherited[slot])
         manage = Path(settings.BASE_DIR) / "manage.py"
         return [sys.executable, str(manage), "runbackend", "--no-migrate", "--inherit-listeners", spec]
 
     def _start(self, slot: int) -> None:
-        fds = [item.fd for item in self.inherited]
-        self.processes[slot] = subprocess.Popen(self._command(), pass_fds=fds)
+        fds = [item.fd for item in self.inherited[slot]]
+        self.processes[slot] = subprocess.Popen(self._command(slot), pass_fds=fds)
         self.started_at[slot] = time.monotonic()
         logger.info("worker %d started (pid %d)", slot + 1, self.processes[slot].pid)
 
@@ -175,8 +182,9 @@ class WorkerPool:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            for sock in self.sockets:
-                sock.close()
+            for sockets in self.sockets:
+                for sock in sockets:
+                    sock.close()
 
     def _watch(self) -> None:
         for slot, process in enumerate(self.processes):

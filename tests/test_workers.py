@@ -6,12 +6,13 @@ runs on), made and dropped by the benchmark's server control, with the real Redi
 """
 
 import asyncio
+import http.client
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgpack
 import pytest
@@ -29,10 +30,42 @@ def worker_pids(pid: int) -> list[int]:
     return children
 
 
-def ping(url: str, token: str) -> int:
-    import http.client
-    from urllib.parse import urlsplit
+def open_ping(url: str, token: str) -> http.client.HTTPConnection:
+    """A kept-alive connection that has had one ping answered with 200."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.request(
+        "POST",
+        "/ping",
+        msgpack.packb({"id": "worker-test"}),
+        {"Content-Type": "application/msgpack", "Authorization": f"Bearer {token}"},
+    )
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 200
+    return connection
 
+
+def established_on(pid: int, port: int) -> int:
+    """How many established TCP connections on local ``port`` the process ``pid`` holds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        if local_port == port and fields[3] == "01" and fields[9] in inodes:
+            count += 1
+    return count
+
+
+def ping(url: str, token: str) -> int:
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
@@ -99,13 +132,16 @@ def test_two_workers_answer_on_one_port_and_stop_on_sigterm(redis_url, postgres_
         token = backend.credentials[0][2]
         url = backend.url("rest")
 
-        # With one worker frozen, the other alone accepts on the shared socket: each answers.
-        for frozen, serving in (workers, reversed(workers)):
-            os.kill(frozen, signal.SIGSTOP)
-            try:
-                assert ping(url, token) == 200, f"worker {serving} did not answer"
-            finally:
-                os.kill(frozen, signal.SIGCONT)
+        # Connections spread over both workers, and each worker answers the ones it got.
+        connections = [open_ping(url, token) for _ in range(40)]
+        try:
+            port = int(url.rsplit(":", 1)[1])
+            served = {pid: established_on(pid, port) for pid in workers}
+            assert all(served.values()), f"connections per worker: {served}"
+            assert sum(served.values()) == len(connections)
+        finally:
+            for connection in connections:
+                connection.close()
 
         # The HTTPS listener (auth) is served by the workers too.
         user, password, _ = backend.credentials[0]
