@@ -227,8 +227,31 @@ class Backend(Server):
         self.process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         for port in set(self.ports.values()):
             wait_for_port(port, self.process)
-        time.sleep(0.5 * self.workers)  # every worker listening, receivers running
+        if self.workers > 1:
+            self._wait_for_workers()
+        time.sleep(0.5)  # receivers running
         return self
+
+    def _wait_for_workers(self, timeout: float = 60.0) -> None:
+        """The parent listens before its workers serve, and each worker has sockets of its own:
+        wait until many fresh connections in a row are all answered (so by every worker)."""
+        import http.client
+
+        port = self.ports["rest"]
+        deadline = time.monotonic() + timeout
+        answered = 0
+        while answered < 8 * self.workers * 3:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("the workers did not all start serving")
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1.0)
+            try:
+                connection.request("GET", "/bench-ready")
+                connection.getresponse().read()
+                answered += 1
+            except OSError:
+                answered = 0
+            finally:
+                connection.close()
 
     def url(self, name: str) -> str:
         scheme = "https" if name == "auth" else "http"

@@ -120,6 +120,13 @@ def adopt_listeners(server: Any, inherited: list[InheritedListener], listeners: 
     server.endpoints = []  # nothing for Daphne to open itself
 
     def adopt() -> None:
+        try:
+            adopt_all()
+        except Exception:  # a socket left unserved would hang its share of connections
+            logger.exception("worker cannot serve its inherited listeners: stopping")
+            reactor.stop()
+
+    def adopt_all() -> None:
         for item in inherited:
             factory = server.http_factory
             if item.scheme == "https":
@@ -149,6 +156,11 @@ class WorkerPool:
             ]
             for sockets in self.sockets
         ]
+        # Made once here: workers making it at the same time would read each other's half-written files.
+        from poa_backend.tls import ensure_self_signed_pair
+
+        if any(listener.scheme == "https" and not listener.certfile for listener in listeners):
+            ensure_self_signed_pair(settings.DATA_DIR / "tls")
         self.processes: list[subprocess.Popen | None] = [None] * workers
         self.started_at = [0.0] * workers
         self.stopping = False
