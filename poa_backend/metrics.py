@@ -12,10 +12,12 @@ scrape time (routing topology, active agents, read from the database), and
 """
 
 import fcntl
+import functools
 import hmac
 import logging
 import os
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -83,6 +85,7 @@ CONNECTIONS = Gauge(
 )
 
 
+@functools.lru_cache(maxsize=256)
 def handler_label(sender: object) -> str:
     """``RestHandler`` -> ``rest``: the label handlers also pass to ``rejected``."""
     name = getattr(sender, "__name__", None) or type(sender).__name__
@@ -118,10 +121,35 @@ def connection_closed(kind: str) -> None:
 # Signal listeners (connected in PoaBackendConfig.ready).
 
 
+class _Tally:
+    """Per-message increments summed in memory, added to a shared counter in bulk.
+
+    Incrementing a multiprocess counter checks the process id and writes its
+    memory-mapped file: microseconds paid for every accepted message. The sums move
+    over every ``METRICS_SAMPLE_INTERVAL`` and before each scrape of this process.
+    """
+
+    def __init__(self, counter: Counter) -> None:
+        self.counter = counter
+        self._lock = threading.Lock()
+        self._sums: defaultdict[tuple[str, ...], int] = defaultdict(int)
+
+    def add(self, *labels: str) -> None:
+        with self._lock:
+            self._sums[labels] += 1
+
+    def flush(self) -> None:
+        with self._lock:
+            sums, self._sums = self._sums, defaultdict(int)
+        for labels, amount in sums.items():
+            self.counter.labels(*labels).inc(amount)
+
+
+_accepted = _Tally(MESSAGES_ACCEPTED)
+
+
 def on_message_received(sender: object, message: Message, **kwargs: object) -> None:
-    MESSAGES_ACCEPTED.labels(
-        handler=handler_label(sender), metric_type=message.data_type, kind=kind_label(message.data)
-    ).inc()
+    _accepted.add(handler_label(sender), message.data_type, kind_label(message.data))
 
 
 def on_agent_inactive(sender: object, **kwargs: object) -> None:
@@ -156,6 +184,9 @@ def register_sampler(sampler: Callable[[], None]) -> None:
     """Call ``sampler`` every ``METRICS_SAMPLE_INTERVAL`` seconds in each serving process."""
     if sampler not in _samplers:
         _samplers.append(sampler)
+
+
+register_sampler(_accepted.flush)
 
 
 # Process life cycle (connected to backend_started / backend_stopping).
@@ -235,6 +266,7 @@ def stop(**kwargs: object) -> None:
     if _sampler is not None:
         _sampler.stopping.set()
         _sampler = None
+    _accepted.flush()
     multiprocess.mark_process_dead(os.getpid())
 
 
