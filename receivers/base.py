@@ -8,6 +8,8 @@ Every hook does nothing by default: override what you need. See docs/receivers.m
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from poa_backend.plugins import Plugin
 from poa_backend.protocol import Message
 
@@ -18,6 +20,22 @@ class Receiver(Plugin):
     #: Per-class defaults for the queue bound and the largest batch (options may override).
     queue_size: int | None = None
     batch_size: int | None = None
+    #: Seconds a batch that is not full may wait for more messages: fewer, larger batches
+    #: under light load, at the cost of up to that much delay (option ``linger``).
+    linger: float = 0.0
+
+    @classmethod
+    def clean_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """The listener keys, and the queue's: ``queue_size``, ``batch_size``, ``linger``."""
+        options = super().clean_options(options)
+        for key in ("queue_size", "batch_size"):
+            value = options.get(key, 1)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValidationError(f"{key}: must be a positive integer")
+        linger = options.get("linger", 0)
+        if not isinstance(linger, int | float) or isinstance(linger, bool) or not 0 <= linger <= 60:
+            raise ValidationError("linger: must be a number of seconds from 0 to 60")
+        return options
 
     def setup(self) -> None:
         """Initialise from ``self.options`` (open connections); runs on the worker before any batch."""

@@ -65,6 +65,8 @@ class RunningReceiver:
         self.queue: queue.Queue = queue.Queue(
             int(options.get("queue_size") or instance.queue_size or poa_settings.RECEIVER_QUEUE_SIZE)
         )
+        self.linger = float(options.get("linger") or instance.linger)
+        self._next_batch_at = 0.0
         self._abandon = threading.Event()
         self._ready = False
         self.thread = threading.Thread(target=self._run, name=f"receiver-{name}", daemon=True)
@@ -104,6 +106,10 @@ class RunningReceiver:
         try:
             while not self._abandon.is_set():
                 items = [self.queue.get()]
+                # A lingering receiver waits, up to ``linger`` after its last batch, for a full batch.
+                if self.queue.qsize() < self.batch_size - 1:
+                    self._abandon.wait(self._next_batch_at - time.monotonic())
+                self._next_batch_at = time.monotonic() + self.linger
                 while len(items) < self.batch_size:
                     try:
                         items.append(self.queue.get_nowait())

@@ -46,6 +46,9 @@ def known_agents(at: datetime | None = None) -> QuerySet[KnownAgent]:
 class KnownAgentsReceiver(Receiver):
     """Keeps ``KnownAgent`` rows: one upsert per batch, one update per inactive event."""
 
+    #: "Last seen" to the second is enough: at most one upsert a second, whatever the load.
+    linger = 1.0
+
     def handle_messages(self, messages: list[Message]) -> None:
         batch_time = now()
         seen: dict[str, datetime] = {}

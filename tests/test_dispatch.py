@@ -134,3 +134,45 @@ def test_a_full_queue_is_counted_and_logged(running, handler, caplog):
     stats = running.get("tiny").stats
     assert stats.dropped >= 13
     assert "queue full" in caplog.text
+
+
+def test_a_lingering_receiver_takes_fewer_larger_batches(running, handler):
+    add_receiver("lingering", metric_types=["ethereum_metrics"], linger=0.5)
+    add_receiver("eager", metric_types=["ethereum_metrics"])
+    running.reload()
+    for n in range(50):
+        handler.send_to_receivers(sample("a", "block", n))
+        time.sleep(0.01)
+    assert wait_until(lambda: len(messages_of("lingering")) == 50)
+    assert [m["data"]["body"]["n"] for m in messages_of("lingering")] == list(range(50))
+    assert running.get("lingering").stats.batches <= 3  # half a second of messages per batch
+    assert running.get("eager").stats.batches > 10
+
+
+@pytest.mark.parametrize(
+    ("options", "text"),
+    [
+        ({"queue_size": 0}, "queue_size: must be a positive integer"),
+        ({"batch_size": "10"}, "batch_size: must be a positive integer"),
+        ({"linger": -1}, "linger: must be a number of seconds"),
+        ({"linger": True}, "linger: must be a number of seconds"),
+    ],
+)
+def test_queue_options_are_checked(options, text):
+    from django.core.exceptions import ValidationError
+
+    from tests.plugins import RecordingReceiver
+
+    with pytest.raises(ValidationError, match=text):
+        RecordingReceiver.clean_options(options)
+
+
+def test_lingering_never_holds_back_a_full_batch(running, handler):
+    add_receiver("lingering", metric_types=["ethereum_metrics"], linger=5, batch_size=10)
+    running.reload()
+    for n in range(100):
+        handler.send_to_receivers(sample("a", "block", n))
+    # Full batches go through at once (all but the last few messages); only a batch that is
+    # not full waits, up to the five seconds of linger.
+    assert wait_until(lambda: len(messages_of("lingering")) >= 90, timeout=3)
+    assert wait_until(lambda: len(messages_of("lingering")) == 100, timeout=8)
