@@ -10,7 +10,7 @@ import logging
 import math
 from typing import Any
 
-from django.db import connections, models
+from django.db import IntegrityError, connections, models, router, transaction
 
 from poa_backend.protocol import Message
 from receivers.base import Receiver
@@ -64,6 +64,9 @@ class StatisticsReceiver(Receiver):
     model: type[models.Model]
     #: The ``data.type`` of the messages this receiver stores.
     report_kind = "statistics"
+    #: Rows may wait a quarter of a second to go in with others (larger bulk inserts).
+    linger = 0.25
+    batch_size = 2000
     #: Most rows in one INSERT (the database may lower it: SQLite limits query parameters).
     insert_batch_size = 1000
 
@@ -87,11 +90,38 @@ class StatisticsReceiver(Receiver):
                 self.skipped += 1
                 continue
             date = self.clock.stamp(message.agent_id, received_at(message, batch_time))
-            rows.append(self.model(date=date, agent_id=message.agent_id, **fields))
+            rows.append({"date": date, "agent_id": message.agent_id, **fields})
         if rows:
-            # ignore_conflicts: a row already stored (same agent, same instant) never fails the batch.
-            self.model.objects.bulk_create(rows, batch_size=self.insert_batch_size, ignore_conflicts=True)
+            self.insert(rows)
             self.stored += len(rows)
+
+    def insert(self, rows: list[dict[str, Any]]) -> None:
+        """One bulk insert; on PostgreSQL a COPY, several times faster than INSERT for large batches."""
+        connection = connections[router.db_for_write(self.model)]
+        if connection.vendor == "postgresql":
+            try:
+                with transaction.atomic(using=connection.alias):
+                    self._copy(connection, rows)
+                return
+            except IntegrityError:  # a row already stored (same agent, same instant): INSERT skips it
+                logger.info("%s: COPY met a stored row; inserting the batch, skipping it", self.name)
+        # ignore_conflicts: a row already stored never fails the batch.
+        self.model.objects.bulk_create(
+            [self.model(**row) for row in rows], batch_size=self.insert_batch_size, ignore_conflicts=True
+        )
+
+    def _copy(self, connection: Any, rows: list[dict[str, Any]]) -> None:
+        columns = list(rows[0])
+        quoted = ", ".join(connection.ops.quote_name(column) for column in columns)
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        # The raw cursor's COPY, with the driver's errors turned into Django's (IntegrityError).
+        with (
+            connection.cursor() as cursor,
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row([row[column] for column in columns])
 
     def handle_inactive(self, agent_id: str) -> None:
         self.clock.forget(agent_id)
