@@ -65,7 +65,7 @@ class RunningReceiver:
         self.queue: queue.Queue = queue.Queue(
             int(options.get("queue_size") or instance.queue_size or poa_settings.RECEIVER_QUEUE_SIZE)
         )
-        self.linger = float(options.get("linger") or instance.linger)
+        self.linger = float(options.get("linger", instance.linger))
         self._next_batch_at = 0.0
         self._abandon = threading.Event()
         self._ready = False
