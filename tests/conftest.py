@@ -3,6 +3,8 @@ import uuid
 
 import pytest
 
+from poa_backend.models import MetricType
+from receivers.models import Receiver
 from tests.live import LiveBackend
 from tests.plugins import recorded
 
@@ -34,6 +36,18 @@ def live_backend(live_db):
     yield start
     for backend in started:
         backend.stop()
+
+
+@pytest.fixture
+def recording_path(live_db, tmp_path):
+    """A RecordingReceiver row subscribed to every metric type; the JSON-lines file it writes
+    (whichever server process runs it), read with ``tests.live.read_events``."""
+    path = tmp_path / "events.jsonl"
+    row = Receiver.objects.create(
+        name="recording", class_path="tests.plugins.RecordingReceiver", options={"path": str(path)}
+    )
+    row.metric_types.set(MetricType.objects.all())
+    return path
 
 
 @pytest.fixture

@@ -6,21 +6,8 @@ import pytest
 import redis
 
 from handlers.auth.tokens import issue_token
-from poa_backend.models import MetricType
-from receivers.models import Receiver
 from tests.agent_client import call, create_agent_user
 from tests.live import LiveBackend, read_events
-
-
-@pytest.fixture
-def events_path(live_db, tmp_path):
-    """A recording receiver (every metric type) writing to one file, whichever process runs it."""
-    path = tmp_path / "events.jsonl"
-    row = Receiver.objects.create(
-        name="recording", class_path="tests.plugins.RecordingReceiver", options={"path": str(path)}
-    )
-    row.metric_types.set(MetricType.objects.all())
-    return path
 
 
 @pytest.fixture
@@ -39,14 +26,14 @@ def ping(url, token, agent_id="node-1"):
     return time.time()
 
 
-def test_silence_bye_and_a_new_period_over_the_running_server(live_backend, events_path, token):
+def test_silence_bye_and_a_new_period_over_the_running_server(live_backend, recording_path, token):
     rest = live_backend(env={"POA_INACTIVITY_TIMEOUT": "2"}).url("rest")
     for _ in range(4):
         last_ping = ping(rest, token)
         time.sleep(1.0)
-    assert inactive_events(events_path) == []
+    assert inactive_events(recording_path) == []
     time.sleep(2.5)
-    events = inactive_events(events_path)
+    events = inactive_events(recording_path)
     assert [agent for agent, _ in events] == ["node-1"]
     assert 1.8 <= events[0][1] - last_ping <= 3.0
 
@@ -56,16 +43,16 @@ def test_silence_bye_and_a_new_period_over_the_running_server(live_backend, even
     assert call(rest, "/bye", {"id": "node-1"}, "json", token).status == 200
     assert call(rest, "/bye", {"id": "node-1"}, "json", token).status == 200  # already inactive
     time.sleep(0.5)
-    events = inactive_events(events_path)
+    events = inactive_events(recording_path)
     assert [agent for agent, _ in events] == ["node-1", "node-1"]
     assert events[1][1] - said_bye < 0.5
     time.sleep(2.5)
-    assert [agent for agent, _ in inactive_events(events_path)] == ["node-1", "node-1", "node-2"]
+    assert [agent for agent, _ in inactive_events(recording_path)] == ["node-1", "node-1", "node-2"]
 
 
 @pytest.mark.redis
 def test_two_processes_share_presence_and_fire_once(
-    live_backend, events_path, token, redis_url, redis_prefix
+    live_backend, recording_path, token, redis_url, redis_prefix
 ):
     env = {"REDIS_URL": redis_url, "POA_REDIS_PREFIX": redis_prefix, "POA_INACTIVITY_TIMEOUT": "3"}
     first = live_backend(env=env)
@@ -83,9 +70,9 @@ def test_two_processes_share_presence_and_fire_once(
             last_ping = ping(urls[n % 2], token)
             n += 1
             time.sleep(2.0)
-        assert inactive_events(events_path) == []
+        assert inactive_events(recording_path) == []
         time.sleep(5.0)
-        events = inactive_events(events_path)
+        events = inactive_events(recording_path)
         assert [agent for agent, _ in events] == ["node-1"], events
         assert events[0][1] - last_ping >= 2.8
     finally:

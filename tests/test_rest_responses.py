@@ -11,8 +11,6 @@ from django.utils import timezone
 
 from handlers.auth.tokens import issue_token
 from handlers.models import AgentUser, BannedToken
-from poa_backend.models import MetricType
-from receivers.models import Receiver
 from tests.agent_client import CONTENT_TYPES, call, create_agent_user, encode, request, sample
 from tests.live import read_events
 
@@ -31,14 +29,9 @@ PATHS = ["/ping", "/data", "/bye"]
 
 
 @pytest.fixture
-def events(live_db, tmp_path):
-    """A recording receiver subscribed to every metric type; returns a reader of its events."""
-    path = tmp_path / "events.jsonl"
-    row = Receiver.objects.create(
-        name="recording", class_path="tests.plugins.RecordingReceiver", options={"path": str(path)}
-    )
-    row.metric_types.set(MetricType.objects.all())
-    return lambda: read_events(path)
+def events(recording_path):
+    """The recording receiver's events so far (read afresh on each call)."""
+    return lambda: read_events(recording_path)
 
 
 @pytest.fixture

@@ -8,10 +8,8 @@ from io import StringIO
 from pathlib import Path
 
 import msgpack
-import pytest
 from django.core.management import call_command
 
-from poa_backend.models import MetricType
 from receivers.models import Receiver
 from simulator.agent import DASHBOARD_TYPES
 from simulator.credentials import local_credentials
@@ -92,16 +90,6 @@ def test_calls_encode_as_plain_messagepack():
     }
 
 
-@pytest.fixture
-def recording(live_db, tmp_path):
-    path = tmp_path / "events.jsonl"
-    row = Receiver.objects.create(
-        name="recording", class_path="tests.plugins.RecordingReceiver", options={"path": str(path)}
-    )
-    row.metric_types.set(MetricType.objects.all())
-    return path
-
-
 def messages(path, settle=3.0, expected=None):
     """The data messages the recording receiver got (waiting up to ``settle`` s for ``expected``)."""
     deadline = time.monotonic() + settle
@@ -112,7 +100,7 @@ def messages(path, settle=3.0, expected=None):
         time.sleep(0.1)
 
 
-def test_realistic_agents_over_rest_send_the_reference_cadence(live_backend, recording):
+def test_realistic_agents_over_rest_send_the_reference_cadence(live_backend, recording_path):
     backend = live_backend()
     credentials = local_credentials("simrest", 2)
     simulation = Simulation(
@@ -125,7 +113,7 @@ def test_realistic_agents_over_rest_send_the_reference_cadence(live_backend, rec
     # Each agent: information at start, >= 1 ping + latency, statistics and system statistics, bye.
     assert recorder.by_call["ping"] >= 2
     assert recorder.by_call["bye"] == 2
-    got = messages(recording, expected=recorder.by_call["data"])
+    got = messages(recording_path, expected=recorder.by_call["data"])
     assert len(got) == recorder.by_call["data"]
     kinds = {(item["agent_id"], item["data_type"], item["data"]["type"]) for item in got}
     for agent in ("simrest-00000", "simrest-00001"):
@@ -135,7 +123,7 @@ def test_realistic_agents_over_rest_send_the_reference_cadence(live_backend, rec
         assert (agent, "system_metrics", "statistics") in kinds
 
 
-def test_rest_agents_renew_a_refused_token_at_the_session_endpoint(live_backend, recording):
+def test_rest_agents_renew_a_refused_token_at_the_session_endpoint(live_backend, recording_path):
     backend = live_backend()
     [credentials] = local_credentials("simrenew", 1)
     credentials = Credentials(credentials.user, credentials.password, token="not-a-token")
@@ -155,7 +143,7 @@ def test_rest_agents_renew_a_refused_token_at_the_session_endpoint(live_backend,
     assert credentials.token != "not-a-token"
 
 
-def test_pipelined_websocket_agents_reach_receivers_and_dashboards(live_backend, recording):
+def test_pipelined_websocket_agents_reach_receivers_and_dashboards(live_backend, recording_path):
     backend = live_backend()
     credentials = local_credentials("simws", 3)
     secret = Receiver.objects.get(name="dashboard").build().secret
@@ -191,7 +179,7 @@ def test_pipelined_websocket_agents_reach_receivers_and_dashboards(live_backend,
     assert recorder.accepted_keys
     assert recorder.accepted_keys <= delivered.received_keys
     assert len(delivered.latencies) >= len(recorder.accepted_keys)
-    got = messages(recording, expected=120)
+    got = messages(recording_path, expected=120)
     assert len(got) == 120
     seqs = {(item["agent_id"], item["data"]["seq"]) for item in got}
     assert len(seqs) == 120
@@ -203,7 +191,7 @@ def test_pipelined_websocket_agents_reach_receivers_and_dashboards(live_backend,
     assert dashboard_keys == recorder.accepted_keys
 
 
-def test_simulateagents_command_makes_local_credentials_and_reports(live_backend, recording):
+def test_simulateagents_command_makes_local_credentials_and_reports(live_backend, recording_path):
     backend = live_backend()
     out = StringIO()
     call_command(
@@ -224,4 +212,4 @@ def test_simulateagents_command_makes_local_credentials_and_reports(live_backend
     assert f"accepted {sent} " in summary
     assert "rejected 0, errors 0" in summary
     assert "latency p50" in text
-    assert messages(recording, expected=1)
+    assert messages(recording_path, expected=1)

@@ -21,8 +21,6 @@ from websockets.sync.client import connect
 
 from handlers.auth.tokens import issue_token
 from handlers.models import AgentUser, BannedToken, CustomHandler
-from poa_backend.models import MetricType
-from receivers.models import Receiver
 from tests.agent_client import create_agent_user, sample
 from tests.live import read_events
 
@@ -33,14 +31,9 @@ SAMPLES = ["information", "block", "history", "pending", "statistics", "latency"
 
 
 @pytest.fixture
-def events(live_db, tmp_path):
-    """A recording receiver subscribed to every metric type; returns a reader of its events."""
-    path = tmp_path / "events.jsonl"
-    row = Receiver.objects.create(
-        name="recording", class_path="tests.plugins.RecordingReceiver", options={"path": str(path)}
-    )
-    row.metric_types.set(MetricType.objects.all())
-    return lambda: read_events(path)
+def events(recording_path):
+    """The recording receiver's events so far (read afresh on each call)."""
+    return lambda: read_events(recording_path)
 
 
 @pytest.fixture
@@ -113,8 +106,16 @@ def test_the_handshake_wants_a_valid_bearer_token_and_refuses_with_401(socket_ur
     with override_settings(POA_BACKEND={**settings.POA_BACKEND, "JWT_LIFETIME": -60}):
         expired = issue_token("agent-user")
 
-    for authorization in (None, "", "Bearer", f"Basic {token}", "Bearer not.a.jwt", f"Bearer {token[:-4]}",
-                          f"Bearer {forged}", f"Bearer {disabled}"):
+    for authorization in (
+        None,
+        "",
+        "Bearer",
+        f"Basic {token}",
+        "Bearer not.a.jwt",
+        f"Bearer {token[:-4]}",
+        f"Bearer {forged}",
+        f"Bearer {disabled}",
+    ):
         headers = {} if authorization is None else {"Authorization": authorization}
         response = refusal(socket_url, headers)
         assert (response.status_code, bytes(response.body)) == (401, b""), authorization
@@ -165,8 +166,10 @@ BAD_MSGPACK_FRAMES = [
     (b"\x82\xa4call", "malformed_frame"),
     (msgpack.packb([1, 2]), "not_an_object"),
     (msgpack.packb({"call": "jump", "id": "a"}), "unknown_call"),
-    (msgpack.packb({"call": "data", "id": "a", "type": "system_metrics", "data": {"raw": b"\x00"}}),
-     "data_not_json"),
+    (
+        msgpack.packb({"call": "data", "id": "a", "type": "system_metrics", "data": {"raw": b"\x00"}}),
+        "data_not_json",
+    ),
     (msgpack.packb({"call": "data", "id": "a", "type": "system_metrics", "data": {1: "x"}}), "data_not_json"),
 ]
 # The same rules as the REST handler's 422s, in both encodings.
