@@ -12,7 +12,7 @@ from django.utils import timezone
 from handlers.auth.tokens import issue_token
 from handlers.models import AgentUser, BannedToken
 from tests.agent_client import CONTENT_TYPES, call, create_agent_user, encode, request, sample
-from tests.live import read_events
+from tests.live import free_port, read_events
 
 ENCODINGS = ["json", "msgpack"]
 KINDS = [
@@ -261,3 +261,14 @@ def test_bodies_over_the_size_limit_are_413(rest, token, events, encoding):
     assert reply.status == 413
     assert wait_for(lambda: len([e for e in events() if e["event"] == "message"]) == 1)
     assert json.dumps([e["value"]["data"] for e in events()]) == json.dumps([sample("latency")["data"]])
+
+
+def test_ping_and_bye_answer_503_while_the_shared_presence_store_is_out_of_reach(live_backend, token, events):
+    # A Redis nobody listens on: presence cannot be read or written; data still flows.
+    backend = live_backend(env={"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    rest = backend.url("rest")
+    for path in ("/ping", "/bye"):
+        reply = call(rest, path, {"id": "validator-node-7"}, "json", token)
+        assert (reply.status, json.loads(reply.body)) == (503, {"error": "presence_unavailable"}), reply
+    assert_success(call(rest, "/data", sample("latency"), "msgpack", token))
+    assert wait_for(lambda: [e for e in events() if e["event"] == "message"])

@@ -5,8 +5,11 @@ Checks run in the contract's order: method, content type (415), size (413), deco
 (400), ``id`` (422), token (401), then the call's own fields (422).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from redis.exceptions import RedisError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +20,7 @@ from handlers.parsers import PROTOCOL_PARSERS
 from handlers.presence import monitor
 from handlers.rest.authentication import BearerTokenAuthentication, HasAgentToken
 from handlers.rest.bodies import read_call
-from handlers.rest.exceptions import Unprocessable, protocol_exception_handler
+from handlers.rest.exceptions import PresenceUnavailable, Unprocessable, protocol_exception_handler
 from handlers.rest.negotiation import JSONAnswerNegotiation
 from poa_backend.protocol import Message, MessageType, is_metric_type
 
@@ -49,11 +52,21 @@ class AgentCallView(APIView):
         return protocol_exception_handler
 
 
+@contextmanager
+def presence_store() -> Iterator[None]:
+    """A presence store out of reach (Redis down) is a 503 the agent can retry, not a 500."""
+    try:
+        yield
+    except RedisError:
+        raise PresenceUnavailable()
+
+
 class PingView(AgentCallView):
     """``POST /ping``: the agent is active; starts or refreshes its activity monitor."""
 
     def post(self, request: Request) -> Response:
-        monitor.ping(self.agent_id)
+        with presence_store():
+            monitor.ping(self.agent_id)
         return Response(SUCCESS)
 
 
@@ -61,7 +74,8 @@ class ByeView(AgentCallView):
     """``POST /bye``: the agent leaves on purpose; receivers hear it is inactive right away."""
 
     def post(self, request: Request) -> Response:
-        monitor.bye(self.agent_id)
+        with presence_store():
+            monitor.bye(self.agent_id)
         return Response(SUCCESS)
 
 
