@@ -22,7 +22,7 @@ from websockets.sync.client import connect
 from handlers.auth.tokens import issue_token
 from handlers.models import AgentUser, BannedToken, CustomHandler
 from tests.agent_client import create_agent_user, sample
-from tests.live import read_events
+from tests.live import free_port, read_events
 
 pytestmark = pytest.mark.usefixtures("live_db")
 
@@ -298,3 +298,20 @@ def test_a_frame_over_one_mebibyte_drops_the_connection(socket_url, token):
     assert closed.value.rcvd is None  # dropped without a close frame: the client sees 1006
     with open_socket(socket_url, token) as ws:
         assert call(ws, {"call": "ping", "id": "node-z"}) == {"result": "success"}
+
+
+def test_ping_and_bye_answer_an_error_while_the_shared_presence_store_is_out_of_reach(
+    live_backend, token, events
+):
+    # A Redis nobody listens on: the socket stays open and data still flows.
+    backend = live_backend(env={"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    with open_socket(socket_url_of(backend), token) as ws:
+        for call_name in ("ping", "bye"):
+            assert call(ws, {"call": call_name, "id": "node-1", "ref": 1}) == {
+                "result": "error",
+                "payload": "presence_unavailable",
+                "ref": 1,
+            }
+        body = sample("latency")
+        assert call(ws, {"call": "data", **body}, "msgpack") == {"result": "success"}
+    assert wait_for(lambda: messages(events))

@@ -17,6 +17,8 @@ INVALID_ID = "invalid_id"
 DATA_NOT_JSON = "data_not_json"
 UNKNOWN_TYPE = "unknown_type"
 DATA_NOT_AN_OBJECT = "data_not_an_object"
+#: The shared presence store (Redis) is out of reach: call again later.
+PRESENCE_UNAVAILABLE = "presence_unavailable"
 
 CALLS = frozenset({"ping", "data", "bye"})
 

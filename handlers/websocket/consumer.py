@@ -11,6 +11,8 @@ import logging
 import time
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from handlers.auth.tokens import TokenError, TokenExpired, acheck_token, bearer_token, verified_claims
 from handlers.base import CustomHandler
 from handlers.presence import monitor
@@ -112,7 +114,10 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
     async def call_ping(self, frame: dict[str, Any]) -> str | None:
         """Keep the agent active (its inactivity timer restarts)."""
         self.agents.add(frame["id"])
-        await monitor.aping(frame["id"])
+        try:
+            await monitor.aping(frame["id"])
+        except RedisError:
+            return calls.PRESENCE_UNAVAILABLE
         return None
 
     async def call_data(self, frame: dict[str, Any]) -> str | None:
@@ -128,7 +133,10 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
     async def call_bye(self, frame: dict[str, Any]) -> str | None:
         """The agent leaves on purpose: inactive now."""
         self.agents.discard(frame["id"])
-        await monitor.abye(frame["id"])
+        try:
+            await monitor.abye(frame["id"])
+        except RedisError:
+            return calls.PRESENCE_UNAVAILABLE
         return None
 
     async def disconnect(self, code: int) -> None:
@@ -137,6 +145,9 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
             return  # refused at the handshake: it never spoke for anyone
         self._session.cancel()
         metrics.connection_closed(CONNECTION_KIND)
-        for agent_id in sorted(self.agents):
-            await monitor.abye(agent_id)
+        try:
+            for agent_id in sorted(self.agents):
+                await monitor.abye(agent_id)
+        except RedisError:  # they go inactive by the timeout instead, once Redis is back
+            logger.warning("agent socket: presence unavailable at disconnect")
         self.agents.clear()
