@@ -15,6 +15,11 @@ from django.utils.module_loading import import_string
 
 LISTENER_OPTIONS = {"scheme", "host", "port", "certfile", "keyfile"}
 
+#: Connections the kernel queues before the server accepts them. Twisted's default (50)
+#: overflows when hundreds of agents connect at once (after a restart, say): the dropped
+#: SYNs are retried a second later, which the agents see as one-second stalls.
+LISTEN_BACKLOG = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class Listener:

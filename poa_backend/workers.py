@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from poa_backend.conf import poa_settings
-from poa_backend.plugins import Listener
+from poa_backend.plugins import LISTEN_BACKLOG, Listener
 
 logger = logging.getLogger("poa_backend.runbackend")
 
@@ -75,7 +75,7 @@ def open_listener(listener: Listener) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise CommandError(f"cannot listen on {listener.url}: {exc}") from exc
-    sock.listen(1024)
+    sock.listen(LISTEN_BACKLOG)
     sock.setblocking(False)
     sock.set_inheritable(True)
     return sock

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from poa_backend.plugins import Listener
+from poa_backend.plugins import LISTEN_BACKLOG, Listener
 from poa_backend.server import Server
 from poa_backend.tls import ensure_self_signed_pair
 from poa_backend.workers import (
@@ -24,13 +24,14 @@ logger = logging.getLogger("poa_backend.runbackend")
 def endpoint_description(listener: Listener) -> str:
     """The Twisted endpoint string Daphne listens on for ``listener``."""
     interface = listener.host.replace(":", r"\:")
+    common = f"port={listener.port}:interface={interface}:backlog={LISTEN_BACKLOG}"
     if listener.scheme == "http":
-        return f"tcp:port={listener.port}:interface={interface}"
+        return f"tcp:{common}"
     if listener.certfile:
         cert, key = listener.certfile, listener.keyfile
     else:
         cert, key = ensure_self_signed_pair(settings.DATA_DIR / "tls")
-    return f"ssl:port={listener.port}:interface={interface}:privateKey={key}:certKey={cert}"
+    return f"ssl:{common}:privateKey={key}:certKey={cert}"
 
 
 def collect_listeners(plugins: list[Any]) -> list[Listener]:
