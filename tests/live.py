@@ -9,28 +9,20 @@ The test process and the server share one database, so a test can add rows
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 
+from bench.backend import free_port, wait_for_port
 from handlers.models import CustomHandler
 from receivers.models import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def database_url() -> str:
@@ -43,19 +35,6 @@ def database_url() -> str:
     return (
         f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
     )
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"backend exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"backend did not listen on {port} within {timeout}s")
 
 
 class LiveBackend:
