@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,16 @@ class LiveBackend:
     @property
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def wait_until(condition: Any, timeout: float = 5.0) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

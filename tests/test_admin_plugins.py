@@ -11,8 +11,9 @@ from poa_backend.models import MetricType
 from poa_backend.protocol import Message, is_metric_type
 from receivers.dispatch import dispatcher
 from receivers.models import Receiver
+from tests.live import wait_until
 from tests.plugins import recorded
-from tests.test_dispatch import add_receiver, messages_of, sample, wait_until
+from tests.test_dispatch import add_receiver, messages_of, sample
 
 pytestmark = pytest.mark.usefixtures("live_db")
 

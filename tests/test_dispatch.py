@@ -9,6 +9,7 @@ from poa_backend.models import MetricType
 from poa_backend.protocol import Message
 from receivers.dispatch import dispatcher
 from receivers.models import Receiver
+from tests.live import wait_until
 from tests.plugins import recorded
 
 pytestmark = pytest.mark.usefixtures("live_db")
@@ -32,14 +33,6 @@ def add_receiver(name, class_path="tests.plugins.RecordingReceiver", metric_type
     row.metric_types.set(MetricType.objects.filter(name__in=metric_types))
     return row
 
-
-def wait_until(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def messages_of(name):

@@ -20,8 +20,7 @@ from poa_backend.protocol import Message
 from receivers.dispatch import dispatcher
 from receivers.dynamodb import DynamoDBBlockReceiver, to_dynamodb
 from receivers.models import Receiver
-from tests.live import free_port
-from tests.test_dispatch import wait_until
+from tests.live import free_port, wait_until
 
 pytestmark = pytest.mark.usefixtures("live_db")
 

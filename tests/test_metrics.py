@@ -13,7 +13,7 @@ from handlers.auth.tokens import issue_token
 from poa_backend import metrics
 from receivers.models import Receiver
 from tests.agent_client import call, create_agent_user, request, sample
-from tests.test_dispatch import wait_until
+from tests.live import wait_until
 
 
 def scrape(base_url, headers=None):

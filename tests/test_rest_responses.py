@@ -12,7 +12,7 @@ from django.utils import timezone
 from handlers.auth.tokens import issue_token
 from handlers.models import AgentUser, BannedToken
 from tests.agent_client import CONTENT_TYPES, call, create_agent_user, encode, request, sample
-from tests.live import free_port, read_events
+from tests.live import free_port, read_events, wait_until
 
 ENCODINGS = ["json", "msgpack"]
 KINDS = [
@@ -49,14 +49,6 @@ def valid_body(path):
     return sample("statistics") if path == "/data" else {"id": "validator-node-7"}
 
 
-def wait_for(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
 
 def assert_empty(reply, status):
     assert (reply.status, reply.body) == (status, b""), reply
@@ -76,7 +68,7 @@ def test_success_hands_each_message_to_the_receivers_with_its_exact_data(rest, t
     assert_success(call(rest, "/ping", {"id": "validator-node-7", "extra": [1, 2]}, encoding, token))
     assert_success(call(rest, "/bye", {"id": "validator-node-7"}, encoding, token))
 
-    assert wait_for(lambda: any(e["event"] == "inactive" for e in events()))
+    assert wait_until(lambda: any(e["event"] == "inactive" for e in events()))
     got = [e["value"] for e in events() if e["event"] == "message"]
     assert got == [
         {
@@ -259,7 +251,7 @@ def test_bodies_over_the_size_limit_are_413(rest, token, events, encoding):
     assert reply.json() == {"error": "body_too_large"}
     reply = request(rest, "/ping", b"x" * (3 * limit), headers)
     assert reply.status == 413
-    assert wait_for(lambda: len([e for e in events() if e["event"] == "message"]) == 1)
+    assert wait_until(lambda: len([e for e in events() if e["event"] == "message"]) == 1)
     assert json.dumps([e["value"]["data"] for e in events()]) == json.dumps([sample("latency")["data"]])
 
 
@@ -271,4 +263,4 @@ def test_ping_and_bye_answer_503_while_the_shared_presence_store_is_out_of_reach
         reply = call(rest, path, {"id": "validator-node-7"}, "json", token)
         assert (reply.status, json.loads(reply.body)) == (503, {"error": "presence_unavailable"}), reply
     assert_success(call(rest, "/data", sample("latency"), "msgpack", token))
-    assert wait_for(lambda: [e for e in events() if e["event"] == "message"])
+    assert wait_until(lambda: [e for e in events() if e["event"] == "message"])

@@ -15,7 +15,7 @@ from poa_backend.protocol import Message
 from receivers.dispatch import dispatcher
 from receivers.models import EthereumStatistics, Receiver, SystemStatistics
 from receivers.storage import EthereumStatisticsReceiver, SystemStatisticsReceiver
-from tests.test_dispatch import wait_until
+from tests.live import wait_until
 
 pytestmark = pytest.mark.usefixtures("live_db")
 

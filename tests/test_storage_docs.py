@@ -11,7 +11,7 @@ from handlers.base import CustomHandler
 from poa_backend.protocol import Message
 from receivers.dispatch import dispatcher
 from receivers.models import Receiver
-from tests.test_dispatch import wait_until
+from tests.live import wait_until
 
 pytestmark = pytest.mark.usefixtures("live_db")
 

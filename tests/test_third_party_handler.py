@@ -18,8 +18,7 @@ from django.contrib.auth.models import User
 from handlers.models import CustomHandler
 from poa_backend.models import MetricType
 from receivers.models import Receiver
-from tests.live import read_events
-from tests.test_dispatch import wait_until
+from tests.live import read_events, wait_until
 
 pytestmark = pytest.mark.usefixtures("live_db")
 

@@ -22,7 +22,7 @@ from websockets.sync.client import connect
 from handlers.auth.tokens import issue_token
 from handlers.models import AgentUser, BannedToken, CustomHandler
 from tests.agent_client import create_agent_user, sample
-from tests.live import free_port, read_events
+from tests.live import free_port, read_events, wait_until
 
 pytestmark = pytest.mark.usefixtures("live_db")
 
@@ -73,14 +73,6 @@ def call(ws, value, encoding="json"):
     send(ws, value, encoding)
     return answer(ws, encoding)
 
-
-def wait_for(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def messages(events):
@@ -142,7 +134,7 @@ def test_ping_data_and_bye_are_answered_in_kind_and_reach_the_receivers(socket_u
             "result": "success",
             "ref": "bye-1",
         }
-        assert wait_for(lambda: inactive(events) == [agent])
+        assert wait_until(lambda: inactive(events) == [agent])
         assert messages(events) == [
             {"agent_id": agent, "data_type": body["type"], "message_type": "data", "data": body["data"]}
             for body in bodies
@@ -209,7 +201,7 @@ def test_every_bad_frame_gets_an_error_answer_and_the_socket_stays_open(socket_u
         }
         body = sample("system_statistics")
         assert call(ws, {"call": "data", **body}, encoding) == {"result": "success"}
-    assert wait_for(lambda: len(messages(events)) == 1)
+    assert wait_until(lambda: len(messages(events)) == 1)
     time.sleep(0.3)
     assert [m["data"] for m in messages(events)] == [body["data"]]  # refused calls reached no one
 
@@ -229,7 +221,7 @@ def test_a_pipelined_burst_is_answered_and_delivered_in_order(socket_url, token,
             send(ws, frame, encodings[n % 2])
         answers = [answer(ws, encodings[n % 2]) for n in range(count)]
     assert answers == [{"result": "success", "ref": n} for n in range(count)]
-    assert wait_for(lambda: len(messages(events)) == count, timeout=20)
+    assert wait_until(lambda: len(messages(events)) == count, timeout=20)
     assert [m["data"]["body"]["pending"] for m in messages(events)] == list(range(count))
 
 
@@ -251,7 +243,7 @@ def test_a_socket_closed_without_bye_makes_its_agents_inactive_exactly_once(
         ws.socket.shutdown(socket.SHUT_RDWR)
 
     # At once: well before the inactivity timeout could say it.
-    assert wait_for(lambda: sorted(inactive(events)) == ["node-a", "node-b", "node-c"], timeout=2.0)
+    assert wait_until(lambda: sorted(inactive(events)) == ["node-a", "node-b", "node-c"], timeout=2.0)
     time.sleep(3.5)  # past the inactivity timeout: the timer must not say it again
     assert sorted(inactive(events)) == ["node-a", "node-b", "node-c"]
 
@@ -267,7 +259,7 @@ def test_an_open_socket_is_closed_when_its_token_expires(socket_url, events):
             ws.recv(timeout=10)
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4001, "token_expired")
     assert time.time() >= expires_at - 0.5  # closed at the expiry, not before
-    assert wait_for(lambda: inactive(events) == ["node-x"])
+    assert wait_until(lambda: inactive(events) == ["node-x"])
 
 
 def test_an_open_socket_is_closed_when_its_token_is_banned(live_backend, events, token):
@@ -285,7 +277,7 @@ def test_an_open_socket_is_closed_when_its_token_is_banned(live_backend, events,
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4003, "token_refused")
-    assert wait_for(lambda: inactive(events) == ["node-y"])
+    assert wait_until(lambda: inactive(events) == ["node-y"])
     assert refusal(url, {"Authorization": f"Bearer {token}"}).status_code == 401
 
 
@@ -314,4 +306,4 @@ def test_ping_and_bye_answer_an_error_while_the_shared_presence_store_is_out_of_
             }
         body = sample("latency")
         assert call(ws, {"call": "data", **body}, "msgpack") == {"result": "success"}
-    assert wait_for(lambda: messages(events))
+    assert wait_until(lambda: messages(events))

@@ -9,7 +9,8 @@ from handlers.auth.tokens import issue_token
 from handlers.models import CustomHandler
 from handlers.websocket import AgentSocketHandler
 from tests.agent_client import create_agent_user
-from tests.test_websocket_agent import call, open_socket, wait_for
+from tests.live import wait_until
+from tests.test_websocket_agent import call, open_socket
 
 pytestmark = pytest.mark.usefixtures("live_db")
 
@@ -82,4 +83,4 @@ def test_the_route_follows_the_row_path_and_disabling_the_row_refuses_new_socket
             return exc.response.status_code == 403
         return False
 
-    assert wait_for(refused, timeout=2.0)
+    assert wait_until(refused, timeout=2.0)
