@@ -24,16 +24,14 @@ def main() -> None:
 
     call_command("migrate", interactive=False, verbosity=0)
 
-    from handlers.models import CustomHandler
-    from receivers.models import Receiver
+    from poa_backend.core.plugins import plugin_row_models
     from simulator.credentials import local_credentials
 
-    for name in request.get("disable", []):
-        Receiver.objects.filter(name=name).update(enabled=False)
-        CustomHandler.objects.filter(name=name).update(enabled=False)
+    for model in plugin_row_models():
+        model.objects.filter(name__in=request.get("disable", [])).update(enabled=False)
     ports: dict[str, int] = {}
     by_old_port: dict[int, int] = {}
-    for model in (CustomHandler, Receiver):
+    for model in plugin_row_models():
         for row in model.objects.filter(enabled=True):
             if isinstance(row.options, dict) and "port" in row.options:
                 new = by_old_port.setdefault(row.options["port"], free_port())

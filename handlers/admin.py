@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 
 from handlers.auth import accounts
 from handlers.models import AgentUser, BannedToken, CustomHandler
-from poa_backend.plugins import listener_from_options
+from poa_backend.core.plugins import listener_from_options
 
 
 @admin.register(CustomHandler)

@@ -6,12 +6,14 @@ class HandlersConfig(AppConfig):
     verbose_name = "Handlers and agents"
 
     def ready(self) -> None:
-        from handlers import presence
-        from handlers.auth import receivers  # noqa: F401  (ban purge, token-verdict invalidation)
+        from handlers.auth import tokens
+        from handlers.auth.purge import ban_purger
+        from handlers.models import CustomHandler
         from handlers.registry import enabled_handlers
-        from poa_backend.routing import register_plugin_source
-        from poa_backend.signals import backend_started, backend_stopping
+        from poa_backend.core.plugins import register_plugins
+        from poa_backend.core.signals import backend_started, backend_stopping
 
-        register_plugin_source(enabled_handlers.get)
-        backend_started.connect(presence.start_monitor, dispatch_uid="handlers.presence.start")
-        backend_stopping.connect(presence.stop_monitor, dispatch_uid="handlers.presence.stop")
+        register_plugins(CustomHandler, enabled_handlers.get)
+        tokens.connect_invalidation()
+        backend_started.connect(ban_purger.start, dispatch_uid="handlers.ban_purge")
+        backend_stopping.connect(ban_purger.stop, dispatch_uid="handlers.ban_purge")

@@ -2,14 +2,14 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
 from django.utils import timezone
 
-from handlers import base
-from poa_backend.models import PluginRow
+from poa_backend.core import handler as base
+from poa_backend.core.models import PluginRow
 
 
 class CustomHandler(PluginRow):
     """A running custom handler: the class that speaks the POA Protocol, and its listener."""
 
-    plugin_base = base.CustomHandler
+    plugin_base = base.HandlerPlugin
 
     class Meta(PluginRow.Meta):
         verbose_name = "custom handler"

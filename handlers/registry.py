@@ -2,18 +2,18 @@
 
 import logging
 
-from handlers import base
-from poa_backend.snapshot import Snapshot
+from poa_backend.core import handler as base
+from poa_backend.core.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 
-_instances: dict[str, tuple[tuple, base.CustomHandler]] = {}
+_instances: dict[str, tuple[tuple, base.HandlerPlugin]] = {}
 
 
-def _load() -> list[base.CustomHandler]:
+def _load() -> list[base.HandlerPlugin]:
     from handlers.models import CustomHandler
 
-    running: dict[str, tuple[tuple, base.CustomHandler]] = {}
+    running: dict[str, tuple[tuple, base.HandlerPlugin]] = {}
     for row in CustomHandler.objects.filter(enabled=True):
         kept = _instances.get(row.name)
         if kept and kept[0] == row.signature:
@@ -28,4 +28,4 @@ def _load() -> list[base.CustomHandler]:
     return [handler for _, handler in running.values()]
 
 
-enabled_handlers: Snapshot[list[base.CustomHandler]] = Snapshot(_load)
+enabled_handlers: Snapshot[list[base.HandlerPlugin]] = Snapshot(_load)

@@ -1,6 +1,13 @@
-"""ASGI entry point: HTTP through Django, WebSocket through the plug-ins' socket routes."""
+"""ASGI entry point: HTTP through Django, WebSocket through the plug-ins' socket routes.
+
+Importing this module starts nothing. ``runbackend`` starts the process's lifecycle
+(receivers, background loops) itself; under another server (``daphne
+poa_backend.asgi:application``, uvicorn) it starts at the ASGI lifespan startup
+event where the server sends one, else at the first connection.
+"""
 
 import os
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poa_backend.settings")
 
@@ -10,14 +17,40 @@ django_application = get_pooled_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up)
 
-from poa_backend import runtime  # noqa: E402
+from poa_backend.core import lifecycle  # noqa: E402
 from poa_backend.routing import PluginWebSocketRouter  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_application,
-        "websocket": PluginWebSocketRouter(),
-    }
-)
 
-runtime.start()
+class LifecycleApplication:
+    """Starts the process's lifecycle before the first connection; answers lifespan events."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return await self.lifespan(receive, send)
+        if not lifecycle.is_running():
+            lifecycle.start()
+        return await self.application(scope, receive, send)
+
+    async def lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            event = await receive()
+            if event["type"] == "lifespan.startup":
+                lifecycle.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif event["type"] == "lifespan.shutdown":
+                lifecycle.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+application = LifecycleApplication(
+    ProtocolTypeRouter(
+        {
+            "http": django_application,
+            "websocket": PluginWebSocketRouter(),
+        }
+    )
+)

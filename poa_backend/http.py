@@ -21,7 +21,7 @@ from django.core.signals import request_started
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
-from poa_backend.conf import poa_settings
+from poa_backend.core.conf import poa_settings
 
 
 class PooledASGIHandler(ASGIHandler):

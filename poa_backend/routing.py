@@ -10,7 +10,7 @@ are matched here against the plug-ins' socket patterns.
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -18,24 +18,9 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
 from django.urls.exceptions import Resolver404
 
-from poa_backend.plugins import Plugin
+from poa_backend.core.plugins import Plugin, active_plugins
 
 logger = logging.getLogger(__name__)
-
-PluginSource = Callable[[], Iterable[Plugin]]
-_sources: list[PluginSource] = []
-
-
-def register_plugin_source(source: PluginSource) -> None:
-    """Apps register where their running plug-ins come from (called in ``AppConfig.ready``)."""
-    if source not in _sources:
-        _sources.append(source)
-
-
-def active_plugins() -> list[Plugin]:
-    """Every running plug-in, from every registered source (sync: sources may read the database)."""
-    return [plugin for source in _sources for plugin in source()]
-
 
 class PluginURLConf:
     """A URLconf object: the plug-ins' patterns first, then the site's."""

@@ -18,7 +18,7 @@ import autobahn.websocket.protocol
 import daphne.server
 from autobahn.websocket.protocol import WebSocketProtocol
 
-from poa_backend.websocket import DENIAL_EXTENSION
+from poa_backend.core.websocket import DENIAL_EXTENSION
 
 OPEN = WebSocketProtocol.STATE_OPEN
 logger = logging.getLogger("poa_backend.runbackend")

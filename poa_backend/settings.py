@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from poa_backend.conf import DEFAULTS as POA_DEFAULTS
+from poa_backend.core.conf import DEFAULTS as POA_DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "poa_backend",
+    "poa_backend.core",
     "handlers",
     "receivers",
 ]

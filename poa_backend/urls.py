@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from poa_backend.metrics import metrics_view
+from poa_backend.core.metrics import metrics_view
 from poa_backend.openapi import DocsView, SchemaView
 from poa_backend.staticfiles import serve_static
 

@@ -24,8 +24,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from poa_backend.conf import poa_settings
-from poa_backend.plugins import LISTEN_BACKLOG, Listener
+from poa_backend.core.conf import poa_settings
+from poa_backend.core.plugins import LISTEN_BACKLOG, Listener
 
 logger = logging.getLogger("poa_backend.runbackend")
 
@@ -47,21 +47,6 @@ def check_shared_state(workers: int) -> None:
             f"--workers {workers} needs REDIS_URL and a PostgreSQL DATABASE_URL: worker processes share "
             "dashboards, presence and caches only through them (the embedded default runs one process)"
         )
-
-
-def configured_plugins() -> list[Any]:
-    """Instances of every enabled handler and receiver row (built, not started)."""
-    from handlers.models import CustomHandler
-    from receivers.models import Receiver
-
-    plugins = []
-    for model in (CustomHandler, Receiver):
-        for row in model.objects.filter(enabled=True):
-            try:
-                plugins.append(row.build())
-            except Exception as exc:  # a broken row is the workers' to log, not fatal here
-                logger.error("%s %s not built: %s", model._meta.verbose_name, row.name, exc)
-    return plugins
 
 
 def open_listener(listener: Listener) -> socket.socket:

@@ -6,8 +6,8 @@ class ReceiversConfig(AppConfig):
     verbose_name = "Receivers and statistics"
 
     def ready(self) -> None:
-        from poa_backend.routing import register_plugin_source
-        from poa_backend.signals import (
+        from poa_backend.core.plugins import register_plugins
+        from poa_backend.core.signals import (
             agent_inactive,
             backend_started,
             backend_stopping,
@@ -16,6 +16,7 @@ class ReceiversConfig(AppConfig):
         )
         from receivers import metrics as receiver_metrics
         from receivers.dispatch import dispatcher
+        from receivers.models import Receiver
 
         message_received.connect(dispatcher.on_message, dispatch_uid="receivers.dispatch")
         agent_inactive.connect(dispatcher.on_inactive, dispatch_uid="receivers.dispatch")
@@ -26,5 +27,5 @@ class ReceiversConfig(AppConfig):
         backend_stopping.connect(
             lambda **kwargs: dispatcher.stop(), weak=False, dispatch_uid="receivers.stop"
         )
-        register_plugin_source(dispatcher.plugins)
+        register_plugins(Receiver, dispatcher.plugins)
         receiver_metrics.register()

@@ -17,10 +17,11 @@ from typing import Any
 
 from django.db import close_old_connections
 
-from poa_backend import metrics
-from poa_backend.conf import poa_settings
-from poa_backend.protocol import Message
-from receivers import base
+from poa_backend.core import metrics
+from poa_backend.core import receiver as base
+from poa_backend.core.conf import poa_settings
+from poa_backend.core.lifecycle import Loop
+from poa_backend.core.message import Message
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class ReceiverStats:
 class RunningReceiver:
     """A receiver instance with its bounded queue and the worker thread that drains it."""
 
-    def __init__(self, name: str, signature: tuple, instance: base.Receiver) -> None:
+    def __init__(self, name: str, signature: tuple, instance: base.ReceiverPlugin) -> None:
         self.name = name
         self.signature = signature
         self.instance = instance
@@ -95,9 +96,15 @@ class RunningReceiver:
         """Let the worker drain what is queued, then terminate."""
         threading.Thread(target=self.queue.put, args=(_STOP,), daemon=True).start()
 
+    def retire(self) -> None:
+        """Replaced or disabled: drain what is queued without waiting out outages, then terminate."""
+        self.instance.stopping.set()
+        self.request_stop()
+
     def abandon(self) -> None:
         """Skip whatever is still queued and terminate now."""
         self._abandon.set()
+        self.instance.stopping.set()
         self.request_stop()
 
     # The worker thread.
@@ -174,10 +181,13 @@ class Dispatcher:
         self.running: dict[str, RunningReceiver] = {}
         self.routes: dict[str, tuple[RunningReceiver, ...]] = {}
         self._stopping = threading.Event()
-        self._supervisor: threading.Thread | None = None
+        self._supervisor = Loop(
+            "receivers-supervisor", self.reload, lambda: poa_settings.CONFIG_REFRESH_INTERVAL
+        )
+        self._started = False
         self._reload_lock = threading.Lock()
 
-    # Signal handlers: called by handlers through poa_backend.signals; they never block.
+    # Signal handlers: called by handlers through poa_backend.core.signals; they never block.
 
     def on_message(self, sender: object, message: Message, **kwargs: object) -> None:
         for receiver in self.routes.get(message.data_type, ()):
@@ -200,20 +210,19 @@ class Dispatcher:
 
     def start(self) -> None:
         """Start the receivers of the enabled rows and keep following the rows."""
-        if self._supervisor is not None:
+        if self._started:
             return
+        self._started = True
         self._stopping.clear()
         self.reload()
-        self._supervisor = threading.Thread(target=self._supervise, name="receivers-supervisor", daemon=True)
         self._supervisor.start()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop routing, let every receiver drain for up to ``timeout`` seconds, then terminate."""
         timeout = poa_settings.RECEIVER_DRAIN_TIMEOUT if timeout is None else timeout
         self._stopping.set()
-        if self._supervisor is not None:
-            self._supervisor.join(timeout=5)
-            self._supervisor = None
+        self._supervisor.stop()
+        self._started = False
         with self._reload_lock:
             stopping = list(self.running.values())
             self.routes = {}
@@ -233,14 +242,6 @@ class Dispatcher:
                 receiver.abandon()
                 receiver.thread.join(2.0)
 
-    def _supervise(self) -> None:
-        while not self._stopping.wait(poa_settings.CONFIG_REFRESH_INTERVAL):
-            try:
-                self.reload()
-            except Exception:
-                logger.exception("receivers: reloading the rows failed")
-        close_old_connections()
-
     def reload(self) -> None:
         """Bring the running receivers and the routes in line with the enabled rows."""
         from receivers.models import Receiver
@@ -248,7 +249,7 @@ class Dispatcher:
         close_old_connections()
         rows = list(Receiver.objects.filter(enabled=True).prefetch_related("metric_types"))
         with self._reload_lock:
-            if self._stopping.is_set() and self._supervisor is None:
+            if self._stopping.is_set() and not self._started:
                 return
             running: dict[str, RunningReceiver] = {}
             subscriptions: dict[str, list[str]] = {}
@@ -269,7 +270,7 @@ class Dispatcher:
             self.running = running
         for receiver in retired:
             logger.info("receiver %s: stopping", receiver.name)
-            receiver.request_stop()
+            receiver.retire()
         for receiver in running.values():
             if not receiver.thread.is_alive() and receiver.thread.ident is None:
                 receiver.start()
@@ -284,7 +285,7 @@ class Dispatcher:
 
     # Introspection (admin figures, route source).
 
-    def plugins(self) -> Iterable[base.Receiver]:
+    def plugins(self) -> Iterable[base.ReceiverPlugin]:
         return [receiver.instance for receiver in list(self.running.values())]
 
     def get(self, name: str) -> RunningReceiver | None:

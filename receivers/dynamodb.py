@@ -13,8 +13,6 @@ what it drops). Only an item DynamoDB itself rejects as invalid is skipped.
 
 import logging
 import re
-import time
-from datetime import datetime
 from decimal import Decimal, DecimalException
 from typing import Any
 
@@ -24,9 +22,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from django.core.exceptions import ValidationError
 
-from poa_backend.protocol import Message
-from receivers.base import Receiver
-from receivers.received_time import AgentClock, now, received_at
+from poa_backend.core.message import Message
+from poa_backend.core.receiver import ReceiverPlugin
+from receivers.received_time import AgentClock, accepted_at
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +96,7 @@ def _number_option(options: dict[str, Any], key: str) -> None:
         raise ValidationError(f"{key}: must be a number of seconds above 0, at most 3600")
 
 
-class DynamoDBBlockReceiver(Receiver):
+class DynamoDBBlockReceiver(ReceiverPlugin):
     """Writes ``block`` messages to a DynamoDB table with BatchWriteItem, retrying until written."""
 
     #: Seconds before the first retry and the cap the doubling stops at (options may override).
@@ -167,10 +165,9 @@ class DynamoDBBlockReceiver(Receiver):
         )
 
     def handle_messages(self, messages: list[Message]) -> None:
-        batch_time = now()
         requests = []
         for message in messages:
-            item = self._item(message, batch_time)
+            item = self._item(message)
             if item is None:
                 self.skipped += 1
                 continue
@@ -188,11 +185,11 @@ class DynamoDBBlockReceiver(Receiver):
 
     # Writing.
 
-    def _item(self, message: Message, batch_time: datetime) -> dict[str, Any] | None:
+    def _item(self, message: Message) -> dict[str, Any] | None:
         """The wire form of the message's item, or None (logged at debug) when it is not a block."""
         if not isinstance(message.agent_id, str) or not message.agent_id:
             return None
-        when = self.clock.stamp(message.agent_id, received_at(message, batch_time))
+        when = self.clock.stamp(message.agent_id, accepted_at(message))
         item = block_item(message, when.isoformat(timespec="microseconds"))
         if item is None:
             logger.debug("%s: skipped a message of agent %r: not a block", self.name, message.agent_id)
@@ -262,7 +259,7 @@ class DynamoDBBlockReceiver(Receiver):
         """Nothing before the first attempt; then a doubling delay, capped."""
         if attempt:
             self.retries += 1
-            time.sleep(min(self.max_delay, self.initial_delay * 2 ** (attempt - 1)))
+            self.wait(min(self.max_delay, self.initial_delay * 2 ** (attempt - 1)))
 
     def _ensure_table(self) -> None:
         """With ``create_table``, create the table when it is missing (again after it vanished)."""

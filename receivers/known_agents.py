@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 
 from django.db.models import BooleanField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 
-from poa_backend.conf import poa_settings
-from poa_backend.protocol import Message
-from receivers.base import Receiver
+from poa_backend.core.conf import poa_settings
+from poa_backend.core.message import Message
+from poa_backend.core.receiver import ReceiverPlugin
 from receivers.models import EthereumStatistics, KnownAgent
-from receivers.received_time import now, received_at
+from receivers.received_time import accepted_at, now
 
 AGENT_ID_MAX_LENGTH = 255
 
@@ -43,20 +43,19 @@ def known_agents(at: datetime | None = None) -> QuerySet[KnownAgent]:
     )
 
 
-class KnownAgentsReceiver(Receiver):
+class KnownAgentsReceiver(ReceiverPlugin):
     """Keeps ``KnownAgent`` rows: one upsert per batch, one update per inactive event."""
 
     #: "Last seen" to the second is enough: at most one upsert a second, whatever the load.
     linger = 1.0
 
     def handle_messages(self, messages: list[Message]) -> None:
-        batch_time = now()
         seen: dict[str, datetime] = {}
         for message in messages:
             agent_id = message.agent_id
             if not isinstance(agent_id, str) or not 0 < len(agent_id) <= AGENT_ID_MAX_LENGTH:
                 continue
-            when = received_at(message, batch_time)
+            when = accepted_at(message)
             if agent_id not in seen or when > seen[agent_id]:
                 seen[agent_id] = when
         if seen:

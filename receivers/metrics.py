@@ -7,7 +7,7 @@ from django.db import DatabaseError
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from poa_backend import metrics
+from poa_backend.core import metrics
 from receivers.dispatch import dispatcher
 
 logger = logging.getLogger(__name__)

@@ -1,13 +1,13 @@
 from django.db import models
 
-from poa_backend.models import MetricType, PluginRow
-from receivers import base
+from poa_backend.core import receiver as base
+from poa_backend.core.models import MetricType, PluginRow
 
 
 class Receiver(PluginRow):
     """A running receiver and the metric types it is subscribed to."""
 
-    plugin_base = base.Receiver
+    plugin_base = base.ReceiverPlugin
 
     metric_types = models.ManyToManyField(
         MetricType, blank=True, related_name="receivers", help_text="Subscriptions."

@@ -1,30 +1,29 @@
-"""When the backend received a message: the timestamp storage receivers record with it.
+"""When the backend accepted a message: the timestamp storage receivers record with it.
 
-A handler may note the moment it accepted a call as ``message.assigns["received_at"]``
-(seconds since the epoch, a float). Without that note a receiver uses the time its
-batch started. Stored times identify a record together with the agent id, so
-``AgentClock`` keeps each agent's times strictly increasing: a time that would
-repeat or go back is moved one microsecond past that agent's previous one.
+Handlers set ``Message.accepted_at`` when they accept a call, so a row is dated by
+its acceptance however long the message waited in a queue. Stored times identify a
+record together with the agent id, so ``AgentClock`` keeps each agent's times
+strictly increasing: a time that would repeat or go back is moved one microsecond
+past that agent's previous one.
 """
 
 import math
 from datetime import UTC, datetime, timedelta
 
-from poa_backend.protocol import Message
+from poa_backend.core.message import Message
 
-RECEIVED_AT = "received_at"
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
-def received_at(message: Message, default: datetime) -> datetime:
-    """The time a handler noted on the message, else ``default``."""
-    noted = message.assigns.get(RECEIVED_AT)
-    if isinstance(noted, int | float) and not isinstance(noted, bool) and math.isfinite(noted):
+def accepted_at(message: Message) -> datetime:
+    """When the handler accepted ``message`` (now, if a handler set a time no clock can show)."""
+    when = message.accepted_at
+    if isinstance(when, int | float) and not isinstance(when, bool) and math.isfinite(when):
         try:
-            return datetime.fromtimestamp(noted, tz=UTC)
+            return datetime.fromtimestamp(when, tz=UTC)
         except (OverflowError, OSError, ValueError):
             pass
-    return default
+    return now()
 
 
 class AgentClock:

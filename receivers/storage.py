@@ -12,10 +12,10 @@ from typing import Any
 
 from django.db import IntegrityError, connections, models, router, transaction
 
-from poa_backend.protocol import Message
-from receivers.base import Receiver
+from poa_backend.core.message import Message
+from poa_backend.core.receiver import ReceiverPlugin
 from receivers.models import EthereumStatistics, SystemStatistics
-from receivers.received_time import AgentClock, now, received_at
+from receivers.received_time import AgentClock, accepted_at
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def percentage(body: dict[str, Any], key: str) -> float:
     return float(value)
 
 
-class StatisticsReceiver(Receiver):
+class StatisticsReceiver(ReceiverPlugin):
     """Writes every ``statistics`` message it gets as one row of ``model``; subclasses map the body."""
 
     model: type[models.Model]
@@ -82,14 +82,13 @@ class StatisticsReceiver(Receiver):
         raise NotImplementedError
 
     def handle_messages(self, messages: list[Message]) -> None:
-        batch_time = now()
         rows = []
         for message in messages:
             fields = self._fields_or_none(message)
             if fields is None:
                 self.skipped += 1
                 continue
-            date = self.clock.stamp(message.agent_id, received_at(message, batch_time))
+            date = self.clock.stamp(message.agent_id, accepted_at(message))
             rows.append({"date": date, "agent_id": message.agent_id, **fields})
         if rows:
             self.insert(rows)

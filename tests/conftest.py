@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from poa_backend.models import MetricType
+from poa_backend.core.models import MetricType
 from receivers.models import Receiver
 from tests.live import LiveBackend
 from tests.plugins import recorded

@@ -20,8 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from bench.backend import free_port, wait_for_port
-from handlers.models import CustomHandler
-from receivers.models import Receiver
+from poa_backend.core.plugins import plugin_row_models
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +51,7 @@ class LiveBackend:
     def assign_ports(self) -> None:
         """Move every enabled row that names a port onto a free one (two rows on one port stay together)."""
         by_old_port: dict[int, int] = {}
-        for model in (CustomHandler, Receiver):
+        for model in plugin_row_models():
             for row in model.objects.filter(enabled=True):
                 if isinstance(row.options, dict) and "port" in row.options:
                     new = by_old_port.setdefault(row.options["port"], free_port())

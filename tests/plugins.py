@@ -12,16 +12,17 @@ from django.urls import URLPattern, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from handlers.base import CustomHandler
-from poa_backend.protocol import Message, is_metric_type
-from receivers.base import Receiver
+from poa_backend.core.handler import HandlerPlugin
+from poa_backend.core.message import Message
+from poa_backend.core.metric_types import is_metric_type
+from poa_backend.core.receiver import ReceiverPlugin
 
 # In-process record of what each RecordingReceiver (by row name) got.
 recorded: dict[str, list[tuple[str, Any]]] = defaultdict(list)
 _lock = threading.Lock()
 
 
-class RecordingReceiver(Receiver):
+class RecordingReceiver(ReceiverPlugin):
     """Records every event: in memory, and as JSON lines in ``options["path"]`` when given."""
 
     @classmethod
@@ -60,7 +61,7 @@ class RecordingReceiver(Receiver):
         self._record("terminate", None)
 
 
-class RaisingReceiver(Receiver):
+class RaisingReceiver(ReceiverPlugin):
     def handle_messages(self, messages: list[Message]) -> None:
         raise RuntimeError("this receiver always fails")
 
@@ -73,7 +74,7 @@ class SlowReceiver(RecordingReceiver):
         super().handle_messages(messages)
 
 
-class PickyReceiver(Receiver):
+class PickyReceiver(ReceiverPlugin):
     """Accepts only options with an integer ``level``."""
 
     @classmethod
@@ -87,7 +88,7 @@ class NotAPlugin:
     pass
 
 
-class FormPingHandler(CustomHandler):
+class FormPingHandler(HandlerPlugin):
     """A third party's handler: agents post HTML forms (the example in docs/handlers.md).
 
     ``POST /<prefix>/data`` with form fields ``id``, ``type`` and any others (the data);
@@ -114,6 +115,7 @@ class FormPingHandler(CustomHandler):
         agent_id, data_type = fields.pop("id", ""), fields.pop("type", "")
         if not agent_id or not is_metric_type(data_type):
             return HttpResponse(status=422)
+        self.ping(agent_id)
         self.send_to_receivers(Message(agent_id=agent_id, data_type=data_type, data=fields))
         return JsonResponse({"result": "success"})
 
@@ -125,7 +127,7 @@ class FormPingHandler(CustomHandler):
         return JsonResponse({"result": "success"})
 
 
-class InjectHandler(CustomHandler):
+class InjectHandler(HandlerPlugin):
     """Hands messages straight to the receivers of a live server, without the agent protocol.
 
     ``POST /test/inject`` with a JSON object, or a list of them, each
@@ -140,6 +142,7 @@ class InjectHandler(CustomHandler):
         items = items if isinstance(items, list) else [items]
         for item in items:
             if "inactive" in item:
+                self.ping(item["inactive"])
                 self.publish_inactive(item["inactive"])
             else:
                 self.send_to_receivers(

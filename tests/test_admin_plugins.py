@@ -5,10 +5,11 @@ import time
 import pytest
 from django.contrib.auth.models import User
 
-from handlers.base import CustomHandler
 from handlers.models import CustomHandler as CustomHandlerRow
-from poa_backend.models import MetricType
-from poa_backend.protocol import Message, is_metric_type
+from poa_backend.core.handler import HandlerPlugin
+from poa_backend.core.message import Message
+from poa_backend.core.metric_types import is_metric_type
+from poa_backend.core.models import MetricType
 from receivers.dispatch import dispatcher
 from receivers.models import Receiver
 from tests.live import wait_until
@@ -69,7 +70,7 @@ def test_seeded_defaults():
         ("tests.plugins.NoSuchThing", "{}", "class_path", "does not import"),
         ("no_such_module.Receiver", "{}", "class_path", "does not import"),
         ("tests.plugins.NotAPlugin", "{}", "class_path", "is not a receiver"),
-        ("handlers.base.CustomHandler", "{}", "class_path", "is not a receiver"),
+        ("poa_backend.core.handler.HandlerPlugin", "{}", "class_path", "is not a receiver"),
         ("tests.plugins.PickyReceiver", '{"level": "high"}', "options", "level: must be an integer"),
         ("tests.plugins.RecordingReceiver", '{"port": 99999}', "options", "port: must be an integer"),
         ("tests.plugins.RecordingReceiver", "[1, 2]", "options", "must be a JSON object"),
@@ -127,7 +128,7 @@ def running():
 
 
 def test_disabling_a_receiver_in_the_admin_stops_delivery_within_two_seconds(admin_client, running):
-    handler = CustomHandler("h", {})
+    handler = HandlerPlugin("h", {})
     row = add_receiver("watcher", metric_types=["ethereum_metrics"])
     assert wait_until(lambda: running.get("watcher") is not None, 3)
     handler.send_to_receivers(sample("a", "block", 1))
@@ -146,7 +147,7 @@ def test_disabling_a_receiver_in_the_admin_stops_delivery_within_two_seconds(adm
 
 
 def test_changing_a_subscription_in_the_admin_applies_within_two_seconds(admin_client, running):
-    handler = CustomHandler("h", {})
+    handler = HandlerPlugin("h", {})
     row = add_receiver("watcher", metric_types=["ethereum_metrics"])
     assert wait_until(lambda: running.get("watcher") is not None, 3)
     system = MetricType.objects.get(name="system_metrics")
@@ -163,7 +164,7 @@ def test_changing_a_subscription_in_the_admin_applies_within_two_seconds(admin_c
 
 
 def test_adding_a_metric_type_in_the_admin_applies_within_two_seconds(admin_client, running):
-    handler = CustomHandler("h", {})
+    handler = HandlerPlugin("h", {})
     assert not is_metric_type("storage_metrics")
     response = admin_client.post("/admin/poa_backend/metrictype/add/", {"name": "storage_metrics"})
     assert response.status_code == 302

@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 
-from poa_backend.protocol import Message
+from poa_backend.core.message import Message
 from receivers.dashboard import DashboardReceiver, backplane
 from receivers.dashboard.backplane import LocalBackplane
 from receivers.dashboard.frames import catchup_order

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from handlers.base import CustomHandler
-from poa_backend.models import MetricType
-from poa_backend.protocol import Message
+from poa_backend.core.handler import HandlerPlugin
+from poa_backend.core.message import Message
+from poa_backend.core.models import MetricType
 from receivers.dispatch import dispatcher
 from receivers.models import Receiver
 from tests.live import wait_until
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("live_db")
 
 @pytest.fixture
 def handler():
-    return CustomHandler("test-handler", {})
+    return HandlerPlugin("test-handler", {})
 
 
 @pytest.fixture
@@ -75,8 +75,9 @@ def test_inactive_and_out_of_band_reach_every_running_receiver_in_order(running,
     add_receiver("two", metric_types=["system_metrics"])
     running.reload()
     handler.send_to_receivers(sample("a", "block", 1))
+    handler.ping("a")
     handler.publish_inactive("a")
-    from poa_backend.signals import out_of_band_message
+    from poa_backend.core.signals import out_of_band_message
 
     out_of_band_message.send(sender=None, payload={"hello": 1}, receiver="two")
     assert wait_until(lambda: len(recorded["two"]) == 2)

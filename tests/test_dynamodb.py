@@ -15,8 +15,8 @@ import boto3
 import pytest
 from django.core.exceptions import ValidationError
 
-from handlers.base import CustomHandler
-from poa_backend.protocol import Message
+from poa_backend.core.handler import HandlerPlugin
+from poa_backend.core.message import Message
 from receivers.dispatch import dispatcher
 from receivers.dynamodb import DynamoDBBlockReceiver, to_dynamodb
 from receivers.models import Receiver
@@ -150,7 +150,7 @@ def plain(value):
 
 
 def test_every_block_becomes_one_item_and_none_is_lost_across_an_outage(running, moto, table_of):
-    handler = CustomHandler("test-handler", {})
+    handler = HandlerPlugin("test-handler", {})
     receiver = running.get("dynamodb_blocks")
     before = [block(agent, n) for n in range(1, 31) for agent in ("node-a", "node-b")]
     for message in before:

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from poa_backend.protocol import Message
+from poa_backend.core.message import Message
 from receivers.known_agents import KnownAgentsReceiver
 from receivers.models import EthereumStatistics, KnownAgent, SystemStatistics
 
@@ -216,8 +216,8 @@ def test_system_series_averages_and_maxima(api):
 
 
 def message(agent_id, data_type="networking_metrics", received_at=None):
-    assigns = {"received_at": received_at.timestamp()} if received_at else {}
-    return Message(agent_id, data_type, {"type": "latency", "body": {"latency": 3}}, assigns=assigns)
+    fields = {"accepted_at": received_at.timestamp()} if received_at else {}
+    return Message(agent_id, data_type, {"type": "latency", "body": {"latency": 3}}, **fields)
 
 
 def active_by_agent(api, query=""):

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
 from handlers.auth.tokens import issue_token
-from poa_backend import metrics
+from poa_backend.core import metrics
 from receivers.models import Receiver
 from tests.agent_client import call, create_agent_user, request, sample
 from tests.live import wait_until
@@ -112,7 +112,7 @@ def test_figures_of_several_processes_add_up_and_a_new_run_starts_from_zero(tmp_
         """
         import django, sys
         django.setup()
-        from poa_backend import metrics
+        from poa_backend.core import metrics
         metrics.rejected("rest", "415")
         metrics.connection_opened("agent")
         sys.stdout.write("done")
@@ -135,7 +135,7 @@ def test_figures_of_several_processes_add_up_and_a_new_run_starts_from_zero(tmp_
         """
         import django, sys
         django.setup()
-        from poa_backend import metrics
+        from poa_backend.core import metrics
         if sys.argv[1] == "start":
             metrics.clear_stale_files()
         sys.stdout.write(metrics.collect().decode())

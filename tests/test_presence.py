@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from handlers.presence import LocalPresence, Presence, RedisPresence
-from poa_backend.signals import agent_inactive
+from poa_backend.core.presence import LocalPresence, Presence, RedisPresence
+from poa_backend.core.signals import agent_inactive
 
 TIMEOUT = 0.6
 

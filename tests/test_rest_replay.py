@@ -9,7 +9,7 @@ count now and then; session tokens that expire mid-run and are renewed through
 import copy
 import time
 
-from poa_backend.models import MetricType
+from poa_backend.core.models import MetricType
 from receivers.models import Receiver
 from tests.agent_client import call, create_agent_user, new_session, sample
 from tests.live import read_events

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from poa_backend.models import MetricType
+from poa_backend.core.models import MetricType
 from receivers.models import Receiver
 from tests.live import read_events
 

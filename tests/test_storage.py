@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from handlers.base import CustomHandler
-from poa_backend.protocol import Message
+from poa_backend.core.handler import HandlerPlugin
+from poa_backend.core.message import Message
 from receivers.dispatch import dispatcher
 from receivers.models import EthereumStatistics, Receiver, SystemStatistics
 from receivers.storage import EthereumStatisticsReceiver, SystemStatisticsReceiver
@@ -23,11 +23,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "agent"
 STORAGE_ROWS = ("ethereum_statistics", "system_statistics")
 
 
-def fixture_message(name, agent_id=None, **assigns):
+def fixture_message(name, agent_id=None, **fields):
     call = json.loads((FIXTURES / f"{name}.json").read_text())
-    return Message(
-        agent_id=agent_id or call["id"], data_type=call["type"], data=call["data"], assigns=dict(assigns)
-    )
+    return Message(agent_id=agent_id or call["id"], data_type=call["type"], data=call["data"], **fields)
 
 
 def statistics(agent_id, **changes):
@@ -44,7 +42,7 @@ def system_statistics(agent_id, **changes):
 
 @pytest.fixture
 def handler():
-    return CustomHandler("test-handler", {})
+    return HandlerPlugin("test-handler", {})
 
 
 @pytest.fixture
@@ -59,7 +57,7 @@ def running():
 
 def test_statistics_with_syncing_false_and_as_an_object_become_rows(running, handler):
     received = datetime(2026, 6, 16, 14, 50, 0, 123456, tzinfo=UTC)
-    handler.send_to_receivers(fixture_message("statistics", received_at=received.timestamp()))
+    handler.send_to_receivers(fixture_message("statistics", accepted_at=received.timestamp()))
     before = datetime.now(UTC)
     handler.send_to_receivers(fixture_message("statistics_syncing"))
 
@@ -80,7 +78,7 @@ def test_statistics_with_syncing_false_and_as_an_object_become_rows(running, han
         "highest_block": None,
         "starting_block": None,
     }
-    # Without a handler's received_at, the date is when the receiver's batch started.
+    # A message made without a time is dated when it was made (accepted).
     assert before <= rows[1].pop("date") <= after
     assert rows[1] == {
         "agent_id": "validator-node-7",
@@ -98,7 +96,7 @@ def test_statistics_with_syncing_false_and_as_an_object_become_rows(running, han
 
 def test_system_statistics_become_rows(running, handler):
     received = datetime(2026, 6, 16, 14, 50, 5, tzinfo=UTC)
-    handler.send_to_receivers(fixture_message("system_statistics", received_at=received.timestamp()))
+    handler.send_to_receivers(fixture_message("system_statistics", accepted_at=received.timestamp()))
     assert wait_until(lambda: SystemStatistics.objects.count() == 1)
     row = SystemStatistics.objects.values().get()
     del row["id"]
@@ -182,11 +180,12 @@ def test_other_kinds_and_bad_bodies_are_skipped_without_failing_the_batch(runnin
 def test_one_agents_reports_of_one_instant_are_all_kept():
     receiver = EthereumStatisticsReceiver("ethereum_statistics", {})
     instant = datetime(2026, 6, 16, 14, 50, tzinfo=UTC).timestamp()
-    receiver.handle_messages([statistics("node", peers=n, **{}) for n in range(3)])
-    receiver.handle_messages([_with(statistics("node", peers=n), received_at=instant) for n in range(3, 6)])
+    # Three messages accepted in one instant (one clock tick of a busy handler).
+    receiver.handle_messages([_with(statistics("node", peers=n), accepted_at=instant - 1) for n in range(3)])
+    receiver.handle_messages([_with(statistics("node", peers=n), accepted_at=instant) for n in range(3, 6)])
     # The same instant again in a later batch (another handler's clock): still kept, after the others.
-    receiver.handle_messages([_with(statistics("other", peers=6), received_at=instant)])
-    receiver.handle_messages([_with(statistics("other", peers=7), received_at=instant)])
+    receiver.handle_messages([_with(statistics("other", peers=6), accepted_at=instant)])
+    receiver.handle_messages([_with(statistics("other", peers=7), accepted_at=instant)])
 
     rows = list(
         EthereumStatistics.objects.order_by("agent_id", "date").values_list("agent_id", "date", "peers")
@@ -206,9 +205,8 @@ def test_one_agents_reports_of_one_instant_are_all_kept():
     ]
 
 
-def _with(message, **assigns):
-    for key, value in assigns.items():
-        message.assign(key, value)
+def _with(message, accepted_at):
+    message.accepted_at = accepted_at
     return message
 
 
@@ -249,7 +247,7 @@ def test_a_batch_meeting_a_stored_row_keeps_the_others(receiver_class):
     make = statistics if receiver_class is EthereumStatisticsReceiver else system_statistics
     first, again, other = make("node-1"), make("node-1"), make("node-2")
     for message in (first, again, other):
-        message.assigns["received_at"] = 1_750_000_000.25
+        message.accepted_at = 1_750_000_000.25
     receiver_class("storage", {}).handle_messages([first])
     # Another process (a new receiver) stamps the same agent and instant: that row is skipped.
     receiver_class("storage", {}).handle_messages([again, other])

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 
-from handlers.base import CustomHandler
-from poa_backend.protocol import Message
+from poa_backend.core.handler import HandlerPlugin
+from poa_backend.core.message import Message
 from receivers.dispatch import dispatcher
 from receivers.models import Receiver
 from tests.live import wait_until
@@ -61,7 +61,7 @@ def test_the_documented_example_receiver_gets_its_messages(example_module, tmp_p
     assert sorted(m.name for m in row.metric_types.all()) == ["ethereum_metrics", "system_metrics"]
     dispatcher.start()
     try:
-        handler = CustomHandler("test-handler", {})
+        handler = HandlerPlugin("test-handler", {})
         sent = [
             Message("node-1", "ethereum_metrics", {"type": "pending", "body": {"pending": n}})
             for n in range(20)
@@ -70,6 +70,7 @@ def test_the_documented_example_receiver_gets_its_messages(example_module, tmp_p
         for message in sent:
             handler.send_to_receivers(message)
         handler.send_to_receivers(Message("node-1", "networking_metrics", {"type": "latency", "body": {}}))
+        handler.ping("node-1")
         handler.publish_inactive("node-1")
         assert wait_until(lambda: len(read_lines(out)) == len(sent) + 1)
     finally:

@@ -16,7 +16,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from handlers.models import CustomHandler
-from poa_backend.models import MetricType
+from poa_backend.core.models import MetricType
 from receivers.models import Receiver
 from tests.live import read_events, wait_until
 

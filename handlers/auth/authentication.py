@@ -10,8 +10,8 @@ effect on the next request, since the row is read every time.
 import base64
 import binascii
 import threading
-import time
 
+from cachetools import TTLCache
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.utils.crypto import salted_hmac
@@ -43,13 +43,13 @@ def claimed_user_name(request: Request) -> str | None:
 
 
 class RecentlyVerified:
-    """Keyed digests of credentials that passed a full hash check, each kept for ``ttl`` seconds."""
+    """Keyed digests of credentials that passed a full hash check, each kept for ``ttl`` seconds
+    (the least recently used go first once ``MAX_ENTRIES`` are kept)."""
 
     MAX_ENTRIES = 10_000
 
     def __init__(self, ttl: float = 300.0) -> None:
-        self.ttl = ttl
-        self._until: dict[str, float] = {}
+        self._digests: TTLCache[str, bool] = TTLCache(self.MAX_ENTRIES, ttl)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -59,14 +59,14 @@ class RecentlyVerified:
         ).hexdigest()
 
     def contains(self, kind: str, pk: object, stored_hash: str, password: str) -> bool:
-        until = self._until.get(self._digest(kind, pk, stored_hash, password))
-        return until is not None and time.monotonic() < until
+        digest = self._digest(kind, pk, stored_hash, password)
+        with self._lock:
+            return self._digests.get(digest, False)
 
     def add(self, kind: str, pk: object, stored_hash: str, password: str) -> None:
+        digest = self._digest(kind, pk, stored_hash, password)
         with self._lock:
-            if len(self._until) >= self.MAX_ENTRIES:
-                self._until.clear()
-            self._until[self._digest(kind, pk, stored_hash, password)] = time.monotonic() + self.ttl
+            self._digests[digest] = True
 
 
 recently_verified = RecentlyVerified()

@@ -2,10 +2,10 @@
 
 from django.urls import URLPattern
 
-from handlers.base import CustomHandler
+from poa_backend.core.handler import HandlerPlugin
 
 
-class AuthHandler(CustomHandler):
+class AuthHandler(HandlerPlugin):
     """Agent sessions and the admin user API; meant for an https listener (plain HTTP gets 403)."""
 
     def http_urls(self) -> list[URLPattern]:

@@ -20,7 +20,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from handlers.auth.authentication import claimed_user_name
-from poa_backend.conf import poa_settings
+from poa_backend.core.conf import poa_settings
 
 KEY_PREFIX = "auth-failures"
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import jwt
 from asgiref.sync import sync_to_async
+from cachetools import TTLCache
 from django.db import close_old_connections
 from django.db.models import Exists
 from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 
-from poa_backend.conf import poa_settings
+from poa_backend.core.conf import poa_settings
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["sub", "exp", "iat", "nbf", "jti", "iss"]
@@ -114,12 +114,18 @@ def forget_verdicts() -> None:
     _verdicts.clear()
 
 
-@receiver(post_save, sender="handlers.AgentUser", dispatch_uid="auth-forget-on-user-save")
-@receiver(post_delete, sender="handlers.AgentUser", dispatch_uid="auth-forget-on-user-delete")
-@receiver(post_save, sender="handlers.BannedToken", dispatch_uid="auth-forget-on-ban")
 def _forget_on_change(**kwargs: Any) -> None:
     """Edits anywhere in this process (admin forms included) apply to the next check."""
     forget_verdicts()
+
+
+def connect_invalidation() -> None:
+    """Forget verdicts whenever agent users or bans change (``HandlersConfig.ready``)."""
+    post_save.connect(_forget_on_change, sender="handlers.AgentUser", dispatch_uid="auth-forget-on-user-save")
+    post_delete.connect(
+        _forget_on_change, sender="handlers.AgentUser", dispatch_uid="auth-forget-on-user-delete"
+    )
+    post_save.connect(_forget_on_change, sender="handlers.BannedToken", dispatch_uid="auth-forget-on-ban")
 
 
 def _check_token_in_worker(token: str) -> str:
@@ -148,42 +154,50 @@ def _check_standing(claims: dict[str, Any]) -> None:
 
 
 class _Verdicts:
-    """Recently checked valid tokens: token -> (user name, exp, fresh until), bounded in size."""
+    """Recently checked valid tokens: token -> (user name, exp), each kept ``JWT_CHECK_CACHE_TTL``
+    seconds; the least recently used go first once ``MAX_ENTRIES`` are kept."""
 
     MAX_ENTRIES = 50_000
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[str, float, float]] = {}
+        self._entries: TTLCache[str, tuple[str, float]] | None = None
         self._lock = threading.Lock()
         #: Bumped by ``clear``; a check that started before a clear does not store its verdict.
         self.generation = 0
 
+    def _cache(self) -> TTLCache[str, tuple[str, float]] | None:
+        """The cache for the configured TTL (made anew when the setting changes; None when 0)."""
+        ttl = float(poa_settings.JWT_CHECK_CACHE_TTL)
+        if ttl <= 0:
+            return None
+        if self._entries is None or self._entries.ttl != ttl:
+            self._entries = TTLCache(self.MAX_ENTRIES, ttl)
+        return self._entries
+
     def get(self, token: str) -> str | None:
-        entry = self._entries.get(token) if isinstance(token, str) else None
+        if not isinstance(token, str):
+            return None
+        with self._lock:
+            cache = self._cache()
+            entry = cache.get(token) if cache is not None else None
         if entry is None:
             return None
-        user_name, expires_at, fresh_until = entry
+        user_name, expires_at = entry
         if time.time() >= expires_at:
             raise TokenExpired("token expired")
-        if time.monotonic() >= fresh_until:
-            return None
         return user_name
 
     def put(self, token: str, user_name: str, expires_at: float, generation: int) -> None:
-        ttl = float(poa_settings.JWT_CHECK_CACHE_TTL)
-        if ttl <= 0:
-            return
         with self._lock:
-            if generation != self.generation:
-                return
-            if len(self._entries) >= self.MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[token] = (user_name, expires_at, time.monotonic() + ttl)
+            cache = self._cache()
+            if cache is not None and generation == self.generation:
+                cache[token] = (user_name, expires_at)
 
     def clear(self) -> None:
         with self._lock:
             self.generation += 1
-            self._entries.clear()
+            if self._entries is not None:
+                self._entries.clear()
 
 
 _verdicts = _Verdicts()

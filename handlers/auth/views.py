@@ -31,7 +31,7 @@ from handlers.auth.throttling import FailedCredentialsThrottle
 from handlers.auth.tokens import issue_token
 from handlers.models import AgentUser
 from handlers.parsers import PROTOCOL_PARSERS
-from poa_backend.conf import poa_settings
+from poa_backend.core.conf import poa_settings
 
 logger = logging.getLogger(__name__)
 

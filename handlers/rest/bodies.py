@@ -15,7 +15,7 @@ from rest_framework.request import Request
 
 from handlers.parsers import JSON, MSGPACK
 from handlers.rest.exceptions import BodyTooLarge, MalformedBody, Unprocessable, UnsupportedContentType
-from poa_backend.conf import poa_settings
+from poa_backend.core.conf import poa_settings
 
 MEDIA_TYPES = frozenset({JSON, MSGPACK})
 #: The one media-type parameter tolerated (HTTP libraries add it to JSON by themselves).

@@ -10,7 +10,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from poa_backend import metrics
+from poa_backend.core import metrics
 
 
 class ProtocolError(exceptions.APIException):

@@ -1,12 +1,12 @@
-"""The REST custom handler: the plug-in a ``CustomHandler`` row names (seeded as ``rest`` on HTTP 4002)."""
+"""The REST custom handler: the plug-in a ``HandlerPlugin`` row names (seeded as ``rest`` on HTTP 4002)."""
 
 from django.urls import URLPattern, path
 
-from handlers.base import CustomHandler
 from handlers.rest.views import ByeView, DataView, PingView
+from poa_backend.core.handler import HandlerPlugin
 
 
-class RestHandler(CustomHandler):
+class RestHandler(HandlerPlugin):
     """Serves the three agent calls; ``/data`` goes to the receivers, ``/ping`` and ``/bye`` to presence."""
 
     def http_urls(self) -> list[URLPattern]:

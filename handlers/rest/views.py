@@ -15,14 +15,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from handlers.base import CustomHandler
 from handlers.parsers import PROTOCOL_PARSERS
-from handlers.presence import monitor
 from handlers.rest.authentication import BearerTokenAuthentication, HasAgentToken
 from handlers.rest.bodies import read_call
 from handlers.rest.exceptions import PresenceUnavailable, Unprocessable, protocol_exception_handler
 from handlers.rest.negotiation import JSONAnswerNegotiation
-from poa_backend.protocol import Message, MessageType, is_metric_type
+from poa_backend.core.handler import HandlerPlugin
+from poa_backend.core.message import Message
+from poa_backend.core.metric_types import is_metric_type
 
 SUCCESS = {"result": "success"}
 
@@ -30,7 +30,7 @@ SUCCESS = {"result": "success"}
 class AgentCallView(APIView):
     """A POA call: ``self.body`` and ``self.agent_id`` are set and the token checked before ``post``."""
 
-    handler: CustomHandler | None = None
+    handler: HandlerPlugin | None = None
     http_method_names = ["post"]
     parser_classes = PROTOCOL_PARSERS
     renderer_classes = [JSONRenderer]
@@ -66,7 +66,7 @@ class PingView(AgentCallView):
 
     def post(self, request: Request) -> Response:
         with presence_store():
-            monitor.ping(self.agent_id)
+            self.handler.ping(self.agent_id)
         return Response(SUCCESS)
 
 
@@ -75,7 +75,7 @@ class ByeView(AgentCallView):
 
     def post(self, request: Request) -> Response:
         with presence_store():
-            monitor.bye(self.agent_id)
+            self.handler.publish_inactive(self.agent_id)
         return Response(SUCCESS)
 
 
@@ -89,6 +89,6 @@ class DataView(AgentCallView):
         if not isinstance(data, dict):
             raise Unprocessable("data: missing or not an object")
         self.handler.send_to_receivers(
-            Message(agent_id=self.agent_id, data_type=data_type, data=data, message_type=MessageType.DATA)
+            Message(agent_id=self.agent_id, data_type=data_type, data=data)
         )
         return Response(SUCCESS)

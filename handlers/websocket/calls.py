@@ -10,7 +10,7 @@ from typing import Any
 
 from handlers.rest.bodies import is_json_value, required_id
 from handlers.rest.exceptions import Unprocessable
-from poa_backend.protocol import ais_metric_type
+from poa_backend.core.metric_types import ais_metric_type
 
 UNKNOWN_CALL = "unknown_call"
 INVALID_ID = "invalid_id"

@@ -14,13 +14,12 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from handlers.auth.tokens import TokenError, TokenExpired, acheck_token, bearer_token, verified_claims
-from handlers.base import CustomHandler
-from handlers.presence import monitor
 from handlers.websocket import calls
 from handlers.websocket.frames import JSON, MSGPACK, FrameError
-from poa_backend import metrics
-from poa_backend.protocol import Message, MessageType
-from poa_backend.websocket import DatabaseFreeConsumer, deny
+from poa_backend.core import metrics
+from poa_backend.core.handler import HandlerPlugin
+from poa_backend.core.message import Message
+from poa_backend.core.websocket import DatabaseFreeConsumer, deny
 
 #: Close codes and reasons when the session of an open socket ends: its token expired, or was
 #: refused at a re-check (banned, or its user deactivated or deleted).
@@ -44,7 +43,7 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
     # Agent sockets get no messages from other processes: no channel-layer channel per socket.
     channel_layer_alias = None
 
-    def __init__(self, handler: CustomHandler) -> None:
+    def __init__(self, handler: HandlerPlugin) -> None:
         super().__init__()
         self.handler = handler
         self.label = metrics.handler_label(type(handler))
@@ -115,7 +114,7 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         """Keep the agent active (its inactivity timer restarts)."""
         self.agents.add(frame["id"])
         try:
-            await monitor.aping(frame["id"])
+            await self.handler.aping(frame["id"])
         except RedisError:
             return calls.PRESENCE_UNAVAILABLE
         return None
@@ -125,8 +124,7 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         reason = await calls.check_data(frame)
         if reason is None:
             self.agents.add(frame["id"])
-            message = Message(frame["id"], frame["type"], frame["data"], MessageType.DATA)
-            message.assigns["received_at"] = time.time()  # when storage receivers date it
+            message = Message(frame["id"], frame["type"], frame["data"])
             self.handler.send_to_receivers(message)
         return reason
 
@@ -134,7 +132,7 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         """The agent leaves on purpose: inactive now."""
         self.agents.discard(frame["id"])
         try:
-            await monitor.abye(frame["id"])
+            await self.handler.apublish_inactive(frame["id"])
         except RedisError:
             return calls.PRESENCE_UNAVAILABLE
         return None
@@ -147,7 +145,7 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         metrics.connection_closed(CONNECTION_KIND)
         try:
             for agent_id in sorted(self.agents):
-                await monitor.abye(agent_id)
+                await self.handler.apublish_inactive(agent_id)
         except RedisError:  # they go inactive by the timeout instead, once Redis is back
             logger.warning("agent socket: presence unavailable at disconnect")
         self.agents.clear()

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.urls import URLPattern, path
 
-from handlers.base import CustomHandler
+from poa_backend.core.handler import HandlerPlugin
 
 DEFAULT_PATH = "/agent"
 #: Seconds between re-checks of an open socket's token (a ban or deactivation closes it).
@@ -14,7 +14,7 @@ DEFAULT_RECHECK_INTERVAL = 30
 _PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
 
 
-class AgentSocketHandler(CustomHandler):
+class AgentSocketHandler(HandlerPlugin):
     """Serves the agent socket at ``options["path"]`` (default ``/agent``) on its listener.
 
     Options: the listener keys (``scheme``, ``host``, ``port``, ...), ``path``, and

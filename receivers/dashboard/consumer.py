@@ -4,8 +4,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from poa_backend import metrics
-from poa_backend.websocket import DatabaseFreeConsumer, deny
+from poa_backend.core import metrics
+from poa_backend.core.websocket import DatabaseFreeConsumer, deny
 from receivers.dashboard.hub import FeedClosed, Outbox
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.views import View
 
-from poa_backend.conf import poa_settings
+from poa_backend.core.conf import poa_settings
 
 if TYPE_CHECKING:
     from receivers.dashboard.receiver import DashboardReceiver

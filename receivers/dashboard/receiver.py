@@ -14,9 +14,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import URLPattern, path
 
-from poa_backend.conf import poa_settings
-from poa_backend.protocol import Message
-from receivers.base import Receiver
+from poa_backend.core.conf import poa_settings
+from poa_backend.core.message import Message
+from poa_backend.core.receiver import ReceiverPlugin
 from receivers.dashboard.backplane import Backplane, LocalBackplane, RedisBackplane
 from receivers.dashboard.browser import browser_feed_urls
 from receivers.dashboard.consumer import DashboardConsumer
@@ -30,7 +30,7 @@ DEFAULT_PATH = "/ws"
 DEFAULT_BUFFER_SIZE = 2000
 
 
-class DashboardReceiver(Receiver):
+class DashboardReceiver(ReceiverPlugin):
     @classmethod
     def clean_options(cls, options: dict[str, Any]) -> dict[str, Any]:
         options = super().clean_options(options)

@@ -7,14 +7,14 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from poa_backend.plugins import LISTEN_BACKLOG, Listener
+from poa_backend.core import lifecycle
+from poa_backend.core.plugins import LISTEN_BACKLOG, Listener, active_plugins, configured_plugins
 from poa_backend.server import Server
 from poa_backend.tls import ensure_self_signed_pair
 from poa_backend.workers import (
     WorkerPool,
     adopt_listeners,
     check_shared_state,
-    configured_plugins,
     parse_inherited,
 )
 
@@ -78,13 +78,12 @@ class Command(BaseCommand):
                 raise SystemExit(status)
             return
 
-        from poa_backend import runtime
         from poa_backend.asgi import application
-        from poa_backend.routing import active_plugins
 
+        lifecycle.start()
         listeners = collect_listeners(active_plugins())
         if not listeners:
-            runtime.stop()
+            lifecycle.stop()
             raise CommandError("no enabled handler or receiver names a port: nothing to listen on")
 
         server = Server(
@@ -101,7 +100,7 @@ class Command(BaseCommand):
             server.run()
         finally:
             logger.info("stopping: draining receivers")
-            runtime.stop()
+            lifecycle.stop()
             logger.info("stopped")
         if server.listen_failures:
             raise CommandError("could not open every listener: " + "; ".join(server.listen_failures))

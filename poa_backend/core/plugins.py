@@ -6,12 +6,16 @@ form error naming the field, never a crash at start. Either kind of plug-in may
 open a listener (``port`` in its options) and serve routes on it.
 """
 
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.urls import URLPattern
 from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
 
 LISTENER_OPTIONS = {"scheme", "host", "port", "certfile", "keyfile"}
 
@@ -107,3 +111,42 @@ def load_plugin_class(path: str, base: type[Plugin]) -> type[Plugin]:
             f"{path!r} is not a {base.kind} (a subclass of {base.__module__}.{base.__qualname__})"
         )
     return cls
+
+
+# Where the plug-ins come from. Each app that keeps plug-in rows registers, in its
+# ``AppConfig.ready()``, the row model (what is configured) and a source of the
+# instances it is running now; the core and the project only ever ask these.
+
+PluginSource = Callable[[], Iterable[Plugin]]
+_sources: list[PluginSource] = []
+_row_models: list[Any] = []
+
+
+def register_plugins(row_model: Any, running: PluginSource) -> None:
+    """An app's plug-in rows (a ``PluginRow`` model) and the instances it runs from them."""
+    if row_model not in _row_models:
+        _row_models.append(row_model)
+    if running not in _sources:
+        _sources.append(running)
+
+
+def plugin_row_models() -> list[Any]:
+    """Every registered ``PluginRow`` model (custom handlers, receivers, ...)."""
+    return list(_row_models)
+
+
+def active_plugins() -> list[Plugin]:
+    """Every plug-in this process runs now, from every app (sync: may read the database)."""
+    return [plugin for source in _sources for plugin in source()]
+
+
+def configured_plugins() -> list[Plugin]:
+    """Instances of every enabled row of every registered model (built, not started)."""
+    plugins = []
+    for model in _row_models:
+        for row in model.objects.filter(enabled=True):
+            try:
+                plugins.append(row.build())
+            except Exception as exc:  # a broken row is logged by whoever runs it, never fatal here
+                logger.error("%s %s not built: %s", model._meta.verbose_name, row.name, exc)
+    return plugins

@@ -5,7 +5,7 @@ Handlers never import receivers and receivers never import handlers; both import
 
 from django.dispatch import Signal
 
-# A handler accepted a message: kwargs ``message`` (a poa_backend.protocol.Message).
+# A handler accepted a message: kwargs ``message`` (a poa_backend.core.message.Message).
 message_received = Signal()
 
 # An agent went quiet or left: kwargs ``agent_id``.

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from poa_backend.plugins import Plugin, load_plugin_class
+from poa_backend.core.plugins import Plugin, load_plugin_class
 
 
 class MetricType(models.Model):

@@ -2,7 +2,7 @@
 
 A ping starts or refreshes an agent's active period; when ``INACTIVITY_TIMEOUT``
 seconds pass without one, or the agent says bye, the period ends and
-``poa_backend.signals.agent_inactive`` fires exactly once for it. A later ping
+``poa_backend.core.signals.agent_inactive`` fires exactly once for it. A later ping
 starts a new period. A bye from an agent with no active period (never pinged, or
 already declared inactive) fires nothing: the agent is inactive already.
 
@@ -11,7 +11,8 @@ Redis sorted set (agent -> deadline, on Redis's clock) shared by every process:
 a ping on any process refreshes the agent, and each process's sweeper pops
 expired agents atomically, so exactly one process fires per expiry.
 
-Handlers use the module's ``monitor``: ``ping``/``bye`` from sync code,
+Handlers use it through their plug-in base (``HandlerPlugin.ping`` / ``publish_inactive``),
+or the module's ``monitor``: ``ping``/``bye`` from sync code,
 ``aping``/``abye`` from async code (they never block the event loop).
 """
 
@@ -24,8 +25,9 @@ from typing import Any
 
 from django.conf import settings
 
-from poa_backend.conf import poa_settings
-from poa_backend.signals import agent_inactive
+from poa_backend.core.conf import poa_settings
+from poa_backend.core.lifecycle import Loop
+from poa_backend.core.signals import agent_inactive
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +42,7 @@ class Presence:
 
     def __init__(self, timeout: float | None = None) -> None:
         self.timeout = float(poa_settings.INACTIVITY_TIMEOUT if timeout is None else timeout)
-        self._stopping = threading.Event()
-        self._sweeper: threading.Thread | None = None
+        self._sweeper = Loop("presence-sweeper", self.sweep, self.seconds_to_next_sweep)
 
     def ping(self, agent_id: str) -> None:
         """Start or refresh the agent's active period."""
@@ -66,28 +67,13 @@ class Presence:
     def seconds_to_next_sweep(self) -> float:
         return SWEEP_INTERVAL
 
-    # Life cycle: one sweeper thread per process, between backend_started and backend_stopping.
+    # Life cycle: one sweeper per process, between backend_started and backend_stopping.
 
-    def start(self) -> None:
-        if self._sweeper is not None and self._sweeper.is_alive():
-            return
-        self._stopping.clear()
-        self._sweeper = threading.Thread(target=self._run, name="presence-sweeper", daemon=True)
+    def start(self, **kwargs: object) -> None:
         self._sweeper.start()
 
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._sweeper is not None:
-            self._sweeper.join(timeout=5)
-            self._sweeper = None
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.seconds_to_next_sweep()):
-            try:
-                self.sweep()
-            except Exception:
-                logger.exception("presence: sweep failed")
-                self._stopping.wait(1.0)
+    def stop(self, **kwargs: object) -> None:
+        self._sweeper.stop()
 
     def _fire(self, agent_ids: list[str]) -> None:
         for agent_id in agent_ids:
@@ -214,7 +200,7 @@ class RedisPresence(Presence):
     def is_active(self, agent_id: str) -> bool:
         return self._client.zscore(self.key, agent_id) is not None
 
-    def stop(self) -> None:
+    def stop(self, **kwargs: object) -> None:
         super().stop()
         self._client.close()
 
@@ -229,12 +215,3 @@ def build_monitor() -> Presence:
 
 monitor: Presence = build_monitor()
 
-
-def start_monitor(**kwargs: object) -> None:
-    """``backend_started`` receiver: sweep for expired agents in this process."""
-    monitor.start()
-
-
-def stop_monitor(**kwargs: object) -> None:
-    """``backend_stopping`` receiver."""
-    monitor.stop()

@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 
 from asgiref.sync import sync_to_async
 
-from poa_backend.conf import poa_settings
+from poa_backend.core.conf import poa_settings
 
 T = TypeVar("T")
 

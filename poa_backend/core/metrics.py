@@ -33,8 +33,9 @@ from prometheus_client import (
 )
 from prometheus_client.registry import Collector
 
-from poa_backend.conf import poa_settings
-from poa_backend.protocol import Message
+from poa_backend.core.conf import poa_settings
+from poa_backend.core.lifecycle import Loop
+from poa_backend.core.message import Message
 
 logger = logging.getLogger(__name__)
 
@@ -230,16 +231,6 @@ def clear_stale_files() -> None:
                 path.unlink(missing_ok=True)
 
 
-class _Sampler(threading.Thread):
-    def __init__(self) -> None:
-        super().__init__(name="metrics-sampler", daemon=True)
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopping.wait(poa_settings.METRICS_SAMPLE_INTERVAL):
-            sample()
-
-
 def sample() -> None:
     """Run every registered sampler once (a failing one is logged, never fatal)."""
     for sampler in list(_samplers):
@@ -249,23 +240,17 @@ def sample() -> None:
             logger.exception("metrics: sampler %r failed", sampler)
 
 
-_sampler: _Sampler | None = None
+_sampler = Loop("metrics-sampler", sample, lambda: poa_settings.METRICS_SAMPLE_INTERVAL)
 
 
 def start(**kwargs: object) -> None:
-    global _sampler
     clear_stale_files()
-    if _sampler is None:
-        _sampler = _Sampler()
-        _sampler.start()
+    _sampler.start()
 
 
 def stop(**kwargs: object) -> None:
     """Stop sampling; this process's live gauges (connections, queue depths) leave the sums."""
-    global _sampler
-    if _sampler is not None:
-        _sampler.stopping.set()
-        _sampler = None
+    _sampler.stop()
     _accepted.flush()
     multiprocess.mark_process_dead(os.getpid())
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from poa_backend.models import MetricType
+from poa_backend.core.models import MetricType
 
 
 @admin.register(MetricType)

@@ -6,15 +6,20 @@ hook may block (database, network) without slowing agents or other receivers.
 Every hook does nothing by default: override what you need. See docs/receivers.md.
 """
 
+import threading
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from poa_backend.plugins import Plugin
-from poa_backend.protocol import Message
+from poa_backend.core.message import Message
+from poa_backend.core.plugins import Plugin
 
 
-class Receiver(Plugin):
+class Stopping(Exception):
+    """Raised out of a hook that was waiting when its receiver was told to stop."""
+
+
+class ReceiverPlugin(Plugin):
     kind = "receiver"
 
     #: Per-class defaults for the queue bound and the largest batch (options may override).
@@ -36,6 +41,17 @@ class Receiver(Plugin):
         if not isinstance(linger, int | float) or isinstance(linger, bool) or not 0 <= linger <= 60:
             raise ValidationError("linger: must be a number of seconds from 0 to 60")
         return options
+
+    def __init__(self, name: str, options: dict[str, Any] | None = None) -> None:
+        super().__init__(name, options)
+        #: Set when this instance is being stopped or replaced (``wait`` returns at once then).
+        self.stopping = threading.Event()
+
+    def wait(self, seconds: float) -> None:
+        """Pause a hook (a retry's back-off) for ``seconds``; raises ``Stopping`` as soon as the
+        receiver is stopped or replaced, so it never keeps retrying beside its successor."""
+        if self.stopping.wait(seconds):
+            raise Stopping()
 
     def setup(self) -> None:
         """Initialise from ``self.options`` (open connections); runs on the worker before any batch."""
