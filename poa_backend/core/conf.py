@@ -13,6 +13,8 @@ DEFAULTS: dict[str, Any] = {
     "INACTIVITY_TIMEOUT": 7.0,
     # Largest request body a handler accepts, in bytes.
     "MAX_BODY_SIZE": 1024 * 1024,
+    # Deepest nesting of objects and arrays accepted in an agent's data.
+    "MAX_NESTING": 32,
     # JWT sessions.
     "JWT_SECRET": "",
     "JWT_LIFETIME": 3600,

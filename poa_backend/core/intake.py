@@ -1,0 +1,179 @@
+"""The one intake check: what a handler may accept from an agent, whatever the transport.
+
+A transport decodes a call (``decode_json`` / ``decode_msgpack`` here, or its own
+decoder) and asks this module, step by step in the contract's order, whether it
+may be accepted: ``agent_id(call)`` first, then ``data_message(agent_id, call)``
+for a metric report. A refusal is a ``Refusal`` carrying a reason code; each
+transport maps codes to its own answer (REST: the contract's 422 or 400; the
+agent socket: its error frame; ethstats: closing the connection).
+
+What passes is safe for every receiver: agent ids are short printable strings;
+data is a JSON object whose strings are valid Unicode (no lone surrogates), whose
+numbers are finite, whose keys are strings and whose nesting is bounded, so the
+dashboard feed, storage and DynamoDB can always encode it.
+"""
+
+import json
+import math
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+import msgpack
+
+from poa_backend.core.conf import poa_settings
+from poa_backend.core.message import Message
+from poa_backend.core.metric_types import ais_metric_type, is_metric_type
+
+# Reason codes.
+MALFORMED = "malformed"  # the bytes do not decode as the encoding says (REST: 400)
+NOT_AN_OBJECT = "not_an_object"  # the call is not a JSON object / MessagePack map
+MISSING_ID = "missing_id"
+INVALID_ID = "invalid_id"  # not a string, empty, too long, control characters, bad Unicode
+UNKNOWN_TYPE = "unknown_type"  # not a configured metric type
+DATA_NOT_AN_OBJECT = "data_not_an_object"
+DATA_NOT_JSON = "data_not_json"  # binary, NaN, non-string keys, lone surrogates: JSON has no form
+TOO_DEEP = "too_deep"  # nested deeper than MAX_NESTING
+TOO_LARGE = "too_large"  # more bytes than the transport's limit
+
+#: The longest agent id accepted, in characters (ethstats node names and enode ids fit).
+MAX_AGENT_ID_LENGTH = 256
+
+
+class Refusal(ValueError):
+    """A call that is not accepted; ``reason`` is one of the codes above."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+
+
+# Decoding.
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def decode_json(payload: str | bytes) -> Any:
+    """Strict JSON (no NaN or Infinity); any malformed input, however deep, is ``MALFORMED``."""
+    try:
+        return json.loads(payload, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise Refusal(MALFORMED, f"not JSON: {type(exc).__name__}") from exc
+
+
+def decode_msgpack(payload: bytes) -> Any:
+    """One MessagePack value; any malformed input, however deep, is ``MALFORMED``."""
+    try:
+        return msgpack.unpackb(
+            payload,
+            raw=False,
+            strict_map_key=False,
+            timestamp=0,
+            max_buffer_size=len(payload) or 1,
+        )
+    except RecursionError as exc:
+        raise Refusal(MALFORMED, "MessagePack nested too deep") from exc
+    except Exception as exc:  # msgpack raises bare exceptions for some truncated inputs
+        raise Refusal(MALFORMED, f"not MessagePack: {type(exc).__name__}") from exc
+
+
+# The checks.
+
+
+def call_object(call: object) -> Mapping[str, Any]:
+    """The decoded call as a mapping, else ``NOT_AN_OBJECT``."""
+    if not isinstance(call, dict):
+        raise Refusal(NOT_AN_OBJECT, "the call is not an object")
+    return call
+
+
+def is_valid_text(text: str) -> bool:
+    """Whether ``text`` is made of Unicode scalar values only (no lone surrogates)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_agent_id(value: object) -> str:
+    """A usable agent id: a string of 1 to 256 characters, printable, valid Unicode."""
+    if not isinstance(value, str) or not value:
+        raise Refusal(INVALID_ID, "id: missing or not a string")
+    if len(value) > MAX_AGENT_ID_LENGTH:
+        raise Refusal(INVALID_ID, f"id: longer than {MAX_AGENT_ID_LENGTH} characters")
+    if not is_valid_text(value):
+        raise Refusal(INVALID_ID, "id: not valid Unicode")
+    if not value.isprintable() and any(unicodedata.category(char) == "Cc" for char in value):
+        raise Refusal(INVALID_ID, "id: holds control characters")
+    return value
+
+
+def agent_id(call: Mapping[str, Any]) -> str:
+    """The call's agent id, checked (``MISSING_ID`` when absent)."""
+    if "id" not in call:
+        raise Refusal(MISSING_ID, "id: missing")
+    return check_agent_id(call["id"])
+
+
+def check_json_value(value: object, max_nesting: int | None = None) -> None:
+    """Whether ``value`` is safe to hand to receivers as JSON: raises ``DATA_NOT_JSON`` or
+    ``TOO_DEEP``. Iterative, so no nesting costs stack."""
+    limit = int(poa_settings.MAX_NESTING if max_nesting is None else max_nesting)
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if item is None or isinstance(item, bool | int):
+            continue
+        if isinstance(item, str):
+            if not is_valid_text(item):
+                raise Refusal(DATA_NOT_JSON, "a string is not valid Unicode")
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise Refusal(DATA_NOT_JSON, "a number is not finite")
+            continue
+        if depth > limit:
+            raise Refusal(TOO_DEEP, f"nested deeper than {limit}")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str) or not is_valid_text(key):
+                    raise Refusal(DATA_NOT_JSON, "a key is not a valid string")
+                pending.append((child, depth + 1))
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+        else:
+            raise Refusal(DATA_NOT_JSON, f"{type(item).__name__} has no JSON form")
+
+
+def _data_fields(call: Mapping[str, Any], type_known: bool) -> tuple[str, dict[str, Any]]:
+    """The contract's order: data JSON can carry, then a configured type, then data an object."""
+    data = call.get("data")
+    check_json_value(data)
+    if not type_known:
+        raise Refusal(UNKNOWN_TYPE, "type: not a configured metric type")
+    if not isinstance(data, dict):
+        raise Refusal(DATA_NOT_AN_OBJECT, "data: missing or not an object")
+    return call["type"], data
+
+
+def data_message(agent: str, call: Mapping[str, Any], accepted_at: float | None = None) -> Message:
+    """A metric report's Message, once its ``type`` is configured and its ``data`` safe (sync)."""
+    data_type, data = _data_fields(call, is_metric_type(call.get("type")))
+    return _message(agent, data_type, data, accepted_at)
+
+
+async def adata_message(agent: str, call: Mapping[str, Any], accepted_at: float | None = None) -> Message:
+    """``data_message`` from async code (metric types are read from memory)."""
+    data_type, data = _data_fields(call, await ais_metric_type(call.get("type")))
+    return _message(agent, data_type, data, accepted_at)
+
+
+def _message(agent: str, data_type: str, data: dict[str, Any], accepted_at: float | None) -> Message:
+    if accepted_at is None:
+        return Message(agent_id=agent, data_type=data_type, data=data)
+    return Message(agent_id=agent, data_type=data_type, data=data, accepted_at=accepted_at)
