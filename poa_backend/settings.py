@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from poa_backend.core.conf import DEFAULTS as POA_DEFAULTS
+from poa_backend.core.conf import parse_bool
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,7 +23,7 @@ def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    return parse_bool(value)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -127,8 +128,9 @@ if EMBEDDED:
             "NAME": DATA_DIR / "db.sqlite3",
             "OPTIONS": SQLITE_OPTIONS,
             "CONN_MAX_AGE": None,
-            # Tests share the database with the server they start, so it is a file.
-            "TEST": {"NAME": os.environ.get("POA_TEST_SQLITE") or DATA_DIR / "test.sqlite3"},
+            # Tests share the database with the server they start, so it is a file; one per
+            # test run, so that two runs on one machine never share (or delete) each other's.
+            "TEST": {"NAME": os.environ.get("POA_TEST_SQLITE") or DATA_DIR / f"test-{os.getpid()}.sqlite3"},
         }
     }
 else:
@@ -136,6 +138,8 @@ else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
         DATABASES["default"]["CONN_MAX_AGE"] = None
+    else:  # one test database per test run, as for SQLite above
+        DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
