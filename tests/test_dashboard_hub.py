@@ -1,6 +1,7 @@
 """The dashboard hub in-process: hand-over from a worker thread, per-subscriber bounds, counters."""
 
 import asyncio
+import json
 import threading
 
 import pytest
@@ -8,20 +9,26 @@ from django.core.exceptions import ValidationError
 
 from poa_backend.core.message import Message
 from receivers.dashboard import DashboardReceiver, backplane
-from receivers.dashboard.backplane import LocalBackplane
-from receivers.dashboard.frames import catchup_order
+from receivers.dashboard.backplane import Bounds, LocalBackplane
 from receivers.dashboard.hub import GOING_AWAY_CODE, OVERFLOW_CODE, FeedClosed, FeedStats, Hub, Outbox
+
+BOUNDS = Bounds(agents=100, max_age=3600.0)
+NO_BYTE_LIMIT = 1 << 40
 
 
 def make_hub(tmp_path, name="hub-test"):
-    return Hub(FeedStats(), LocalBackplane(name, tmp_path / f"{name}.json"))
+    return Hub(FeedStats(), LocalBackplane(name, tmp_path / f"{name}.json", BOUNDS))
+
+
+def catchup(backplane_) -> list[str]:
+    return asyncio.run(backplane_.acatchup())
 
 
 def test_a_subscriber_that_falls_behind_is_cut_off_alone(tmp_path):
     hub = make_hub(tmp_path)
 
     async def scenario():
-        keeping_up, falling_behind = Outbox(limit=10), Outbox(limit=10)
+        keeping_up, falling_behind = Outbox(10, NO_BYTE_LIMIT), Outbox(10, NO_BYTE_LIMIT)
         await hub.subscribe(keeping_up)
         await hub.subscribe(falling_behind)
         received = []
@@ -45,7 +52,7 @@ def test_worker_thread_batches_reach_subscribers_on_the_loop_in_order(tmp_path):
     hub = make_hub(tmp_path)
 
     async def scenario():
-        outbox = Outbox(limit=10_000)
+        outbox = Outbox(10_000, NO_BYTE_LIMIT)
         await hub.subscribe(outbox)
         worker = threading.Thread(
             target=lambda: [hub.publish([f"{n}-1", f"{n}-2"], {}) for n in range(500)], name="worker"
@@ -69,13 +76,21 @@ def test_worker_thread_batches_reach_subscribers_on_the_loop_in_order(tmp_path):
 
 def test_local_catchup_is_kept_in_the_data_dir_file(tmp_path):
     hub = make_hub(tmp_path, "kept")
-    hub.publish(["i-b", "s-a"], {"information": {"b": "i-b"}, "statistics": {"a": "s-a"}})
-    hub.publish(["i-a"], {"information": {"a": "i-a"}})
-    assert catchup_order(hub.backplane.latest()) == ["i-a", "s-a", "i-b"]
+    i_a, i_b, s_a = (
+        frame(agent, kind)
+        for agent, kind in [("a", "information"), ("b", "information"), ("a", "statistics")]
+    )
+    hub.publish([i_b, s_a], {"information": {"b": i_b}, "statistics": {"a": s_a}})
+    hub.publish([i_a], {"information": {"a": i_a}})
+    assert catchup(hub.backplane) == [i_a, s_a, i_b]
     hub.shutdown()
     assert (tmp_path / "kept.json").exists()
     backplane._remembered.pop("kept")  # as if the process restarted
-    assert catchup_order(LocalBackplane("kept", tmp_path / "kept.json").latest()) == ["i-a", "s-a", "i-b"]
+    assert catchup(LocalBackplane("kept", tmp_path / "kept.json", BOUNDS)) == [i_a, s_a, i_b]
+
+
+def frame(agent_id: str, kind: str) -> str:
+    return json.dumps({"agent_id": agent_id, "data": {"type": kind, "body": {}}}, separators=(",", ":"))
 
 
 def test_data_json_cannot_carry_is_skipped_and_counted(tmp_path, settings):
@@ -83,7 +98,7 @@ def test_data_json_cannot_carry_is_skipped_and_counted(tmp_path, settings):
     receiver = DashboardReceiver("unencodable", {"secret": "s"})
 
     async def scenario():
-        outbox = Outbox(limit=100)
+        outbox = Outbox(100, NO_BYTE_LIMIT)
         await receiver.hub.subscribe(outbox)
         receiver.handle_messages(
             [
@@ -104,12 +119,23 @@ def test_data_json_cannot_carry_is_skipped_and_counted(tmp_path, settings):
 
 def test_options_are_checked():
     cleaned = DashboardReceiver.clean_options({"secret": "s"})
-    assert cleaned == {"secret": "s", "path": "/ws", "buffer_size": 2000}
+    assert cleaned == {
+        "secret": "s",
+        "path": "/ws",
+        "buffer_size": 2000,
+        "buffer_bytes": 8 * 1024 * 1024,
+        "catchup_agents": 1000,
+        "catchup_max_age": 14400.0,
+    }
     for options, field in [
         ({"secret": "s", "path": "ws"}, "path"),
         ({"secret": ""}, "secret"),
         ({"secret": 5}, "secret"),
         ({"secret": "s", "buffer_size": 0}, "buffer_size"),
+        ({"secret": "s", "buffer_bytes": 1.5}, "buffer_bytes"),
+        ({"secret": "s", "catchup_agents": -1}, "catchup_agents"),
+        ({"secret": "s", "catchup_max_age": float("inf")}, "catchup_max_age"),
+        ({"secret": "s", "catchup_max_age": True}, "catchup_max_age"),
         ({"secret": "s", "port": 0}, "port"),
     ]:
         with pytest.raises(ValidationError, match=field):

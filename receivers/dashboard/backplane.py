@@ -3,48 +3,178 @@
 Without Redis there is one process: the latest frames live in memory and are
 saved in the data directory when the receiver stops, so a restart keeps them.
 With ``REDIS_URL`` every process keeps the latest frames in one Redis hash per
-kind (agent id -> frame), publishes each batch once on one Redis channel tagged
-with its origin, and runs one subscription that hands the other processes'
-batches to its local hub (its own come back too and are skipped). One
-subscription per process, not one per dashboard: Redis and the server stay
-quiet however many dashboards connect.
+kind (agent id -> frame) beside a sorted set of when each agent was last seen,
+publishes each batch once on one Redis channel tagged with its origin, and runs
+one subscription that hands the other processes' batches to its local hub (its
+own come back too and are skipped). One subscription per process, not one per
+dashboard: Redis and the server stay quiet however many dashboards connect.
+
+Either way the catch-up is bounded (``Bounds``): at most so many agents, none
+seen longer ago than the maximum age.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 import redis.asyncio
 
-from receivers.dashboard.frames import CATCHUP_KINDS
+from receivers.dashboard.frames import CATCHUP_KINDS, stored_frame
 
 logger = logging.getLogger(__name__)
 
 Latest = dict[str, dict[str, str]]  # kind -> agent id -> frame
 Deliver = Callable[[list[str]], None]
 
+#: Seconds between attempts to subscribe again after Redis was lost (doubling up to the second).
+RESUBSCRIBE_PAUSES = (0.25, 5.0)
+#: Seconds between prunes of the Redis catch-up by one process.
+PRUNE_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How much catch-up is kept: ``agents`` most recently seen, none seen over ``max_age`` seconds ago."""
+
+    agents: int
+    max_age: float
+
+
+class Catchup:
+    """The latest catch-up frames of each agent, with when it was last seen, within ``Bounds``."""
+
+    def __init__(self, bounds: Bounds) -> None:
+        self.bounds = bounds
+        self._agents: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()  # oldest first
+
+    def __len__(self) -> int:
+        return len(self._agents)
+
+    def put(self, agent_id: str, kind: str, frame: str, seen: float) -> None:
+        _, frames = self._agents.pop(agent_id, (seen, {}))
+        frames[kind] = frame
+        self._agents[agent_id] = (seen, frames)
+
+    def update(self, latest: Latest, seen: float) -> None:
+        for kind, frames in latest.items():
+            for agent_id, frame in frames.items():
+                self.put(agent_id, kind, frame, seen)
+        self.prune(seen)
+
+    def prune(self, now: float) -> None:
+        """Forget agents seen longer than ``max_age`` ago, then the least recently seen over ``agents``."""
+        oldest_kept = now - self.bounds.max_age
+        while self._agents and next(iter(self._agents.values()))[0] < oldest_kept:
+            self._agents.popitem(last=False)
+        while len(self._agents) > self.bounds.agents:
+            self._agents.popitem(last=False)
+
+    def knows(self, agent_id: str, now: float) -> bool:
+        self.prune(now)
+        return agent_id in self._agents
+
+    def frames(self, now: float) -> list[str]:
+        """What a dashboard connecting now gets: per agent (sorted by id), information then statistics."""
+        self.prune(now)
+        return [
+            frames[kind]
+            for agent_id, (_, frames) in sorted(self._agents.items())
+            for kind in CATCHUP_KINDS
+            if kind in frames
+        ]
+
+    def take(self) -> dict[str, tuple[float, dict[str, str]]]:
+        """Every entry, leaving this empty."""
+        entries, self._agents = dict(self._agents), OrderedDict()
+        return entries
+
+    def restore(self, entries: dict[str, tuple[float, dict[str, str]]]) -> None:
+        """Put back what ``take`` gave, under anything newer put since."""
+        for agent_id, (seen, frames) in entries.items():
+            newer = self._agents.get(agent_id)
+            self._agents[agent_id] = (seen, frames) if newer is None else (newer[0], {**frames, **newer[1]})
+        self._agents = OrderedDict(sorted(self._agents.items(), key=lambda item: item[1][0]))
+
+    def load(self, entries: Iterable[tuple[Any, Any, Any, Any]], now: float) -> None:
+        """Add ``(agent_id, seen, kind, frame)`` read from storage, skipping what a dashboard cannot take."""
+        good = []
+        for agent_id, seen, kind, frame in entries:
+            if isinstance(agent_id, bytes):
+                with contextlib.suppress(UnicodeDecodeError):
+                    agent_id = agent_id.decode("utf-8")
+            if not isinstance(agent_id, str) or kind not in CATCHUP_KINDS:
+                continue
+            frame = stored_frame(frame, agent_id)
+            if frame is None:
+                logger.warning("dashboard feed: skipping an unreadable saved catch-up frame of %r", agent_id)
+                continue
+            dated = isinstance(seen, int | float) and not isinstance(seen, bool)
+            good.append((seen if dated else now, kind, agent_id, frame))
+        for seen, kind, agent_id, frame in sorted(good, key=lambda entry: entry[0]):
+            self.put(agent_id, kind, frame, min(seen, now))
+        self.prune(now)
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "agents": {
+                agent_id: {"seen": seen, **frames} for agent_id, (seen, frames) in self._agents.items()
+            }
+        }
+
+    def load_dump(self, saved: Any, now: float) -> None:
+        """Read ``dump()``'s shape, or the older ``{kind: {agent_id: frame}}`` (dated now)."""
+        if not isinstance(saved, dict):
+            return
+        agents = saved.get("agents")
+        if isinstance(agents, dict):
+            entries = [
+                (agent_id, entry.get("seen"), kind, entry.get(kind))
+                for agent_id, entry in agents.items()
+                if isinstance(entry, dict)
+                for kind in CATCHUP_KINDS
+                if kind in entry
+            ]
+        else:
+            entries = [
+                (agent_id, now, kind, frame)
+                for kind in CATCHUP_KINDS
+                if isinstance(saved.get(kind), dict)
+                for agent_id, frame in saved[kind].items()
+            ]
+        self.load(entries, now)
+
 
 class Backplane:
-    """The sharing contract; ``share`` and ``close`` run on the worker thread, the rest on the loop."""
+    """Sharing; ``share``, ``knows`` and ``close`` run on the worker thread, the rest on the loop."""
 
     def share(self, frames: list[str], latest: Latest) -> None:
-        """Remember the newest catch-up frames and pass ``frames`` to the other processes."""
+        """Remember the newest catch-up frames and pass ``frames`` to the other processes (may raise)."""
 
-    def latest(self) -> Latest:
-        """The newest catch-up frame of each kind per agent (any thread but the event loop)."""
-        return {}
+    def knows(self, agent_id: str) -> bool:
+        """Whether ``agent_id`` has a catch-up entry (an inactive frame for it means something)."""
+        return False
 
-    async def alatest(self) -> Latest:
-        """``latest`` for the event loop."""
-        return {}
+    async def acatchup(self) -> list[str]:
+        """The catch-up frames a dashboard connecting now gets, in order."""
+        return []
 
-    async def listen(self, deliver: Deliver, lost: Callable[[], None]) -> None:
-        """Hand every batch another process publishes to ``deliver``; returns once that works."""
+    async def listen(self, deliver: Deliver, resynced: Callable[[], None]) -> None:
+        """Hand every batch another process publishes to ``deliver``; returns once that works.
+
+        ``resynced`` is called on the loop when the subscription came back after a loss:
+        batches published in between were missed.
+        """
 
     async def stop_listening(self) -> None:
         """Stop handing batches over."""
@@ -53,90 +183,154 @@ class Backplane:
         """Release connections and keep what must survive a restart."""
 
 
-_remembered: dict[str, Latest] = {}
+_remembered: dict[str, Catchup] = {}
 _remembered_lock = threading.Lock()
 
 
 class LocalBackplane(Backplane):
     """One process: catch-up frames in memory (kept per receiver name across rebuilds) and in a file."""
 
-    def __init__(self, name: str, path: Path) -> None:
+    def __init__(self, name: str, path: Path, bounds: Bounds) -> None:
         self.name = name
         self.path = path
+        self.bounds = bounds
 
-    def _state(self) -> Latest:
+    def _state(self) -> Catchup:
         state = _remembered.get(self.name)
         if state is None:
             state = _remembered.setdefault(self.name, self._load())
+        state.bounds = self.bounds  # the options may have changed since the last instance
         return state
 
-    def _load(self) -> Latest:
+    def _load(self) -> Catchup:
+        state = Catchup(self.bounds)
         try:
-            saved = json.loads(self.path.read_text())
-            return {kind: dict(saved.get(kind, {})) for kind in CATCHUP_KINDS}
+            state.load_dump(json.loads(self.path.read_text()), time.time())
         except FileNotFoundError:
-            return {kind: {} for kind in CATCHUP_KINDS}
-        except (OSError, ValueError, AttributeError) as exc:
+            pass
+        except (OSError, ValueError, RecursionError) as exc:
             logger.warning("dashboard %s: ignoring unreadable %s: %s", self.name, self.path, exc)
-            return {kind: {} for kind in CATCHUP_KINDS}
+        return state
 
     def share(self, frames: list[str], latest: Latest) -> None:
         with _remembered_lock:
-            state = self._state()
-            for kind, frames_by_agent in latest.items():
-                state[kind].update(frames_by_agent)
+            self._state().update(latest, time.time())
 
-    def latest(self) -> Latest:
+    def knows(self, agent_id: str) -> bool:
         with _remembered_lock:
-            return {kind: dict(frames) for kind, frames in self._state().items()}
+            return self._state().knows(agent_id, time.time())
 
-    async def alatest(self) -> Latest:
-        return self.latest()
+    async def acatchup(self) -> list[str]:
+        with _remembered_lock:
+            return self._state().frames(time.time())
 
     def close(self) -> None:
-        state = self.latest()
+        with _remembered_lock:
+            state = self._state()
+            state.prune(time.time())
+            saved = json.dumps(state.dump())
         try:
             partial = self.path.with_suffix(".tmp")
-            partial.write_text(json.dumps(state))
+            partial.write_text(saved)
             partial.replace(self.path)
         except OSError as exc:
             logger.warning("dashboard %s: could not save the catch-up frames: %s", self.name, exc)
 
 
 class RedisBackplane(Backplane):
-    """Several processes: catch-up frames in Redis hashes, live frames over one Redis channel."""
+    """Several processes: catch-up frames in Redis hashes, live frames over one Redis channel.
 
-    def __init__(self, url: str, prefix: str, name: str) -> None:
+    Frames this process could not write while Redis was away are kept (within the
+    bounds) and written as soon as Redis answers again, so every process's catch-up
+    has them.
+    """
+
+    def __init__(self, url: str, prefix: str, name: str, bounds: Bounds) -> None:
         self.url = url
+        self.bounds = bounds
         base = f"{prefix}:dashboard:{name}"
         self.channel = f"{base}:frames"
         self.keys = {kind: f"{base}:latest:{kind}" for kind in CATCHUP_KINDS}
+        self.seen_key = f"{base}:seen"
         self.origin = uuid.uuid4().hex
+        self._unshared = Catchup(bounds)
+        self._unshared_lock = threading.Lock()
+        self._next_prune = 0.0
         self._client: redis.Redis | None = None
         self._aclient: redis.asyncio.Redis | None = None
         self._listener: asyncio.Task | None = None
         self._listening: asyncio.Future | None = None
+
+    def _queue_writes(self, pipe: Any, entries: dict[str, tuple[float, dict[str, str]]]) -> None:
+        """Queue on ``pipe`` (sync or asyncio) the writes of ``entries``, and the keys' expiry."""
+        if not entries:
+            return
+        for kind, key in self.keys.items():
+            mapping = {agent_id: frames[kind] for agent_id, (_, frames) in entries.items() if kind in frames}
+            if mapping:
+                pipe.hset(key, mapping=mapping)
+        pipe.zadd(self.seen_key, {agent_id: seen for agent_id, (seen, _) in entries.items()})
+        ttl = math.ceil(self.bounds.max_age) + 60
+        for key in (*self.keys.values(), self.seen_key):
+            pipe.expire(key, ttl)  # a backend that stopped for good leaves nothing behind
+
+    def _take_unshared(self, latest: Latest | None = None) -> dict[str, tuple[float, dict[str, str]]]:
+        with self._unshared_lock:
+            if latest:
+                self._unshared.update(latest, time.time())
+            return self._unshared.take()
+
+    def _restore_unshared(self, entries: dict[str, tuple[float, dict[str, str]]]) -> None:
+        with self._unshared_lock:
+            self._unshared.restore(entries)
+            self._unshared.prune(time.time())
 
     # Worker thread (sync client).
 
     @property
     def client(self) -> redis.Redis:
         if self._client is None:
-            self._client = redis.Redis.from_url(self.url, decode_responses=True)
+            self._client = redis.Redis.from_url(self.url)
         return self._client
 
     def share(self, frames: list[str], latest: Latest) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for kind, frames_by_agent in latest.items():
-            pipe.hset(self.keys[kind], mapping=frames_by_agent)
-        pipe.publish(self.channel, self.origin + "\n" + "\n".join(frames))
-        pipe.execute()
+        entries = self._take_unshared(latest)
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            self._queue_writes(pipe, entries)
+            pipe.publish(self.channel, self.origin + "\n" + "\n".join(frames))
+            pipe.execute()
+        except Exception:
+            self._restore_unshared(entries)
+            raise
+        now = time.time()
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_INTERVAL
+            self._prune(now)
 
-    def latest(self) -> Latest:
+    def _prune(self, now: float) -> None:
+        """Delete the entries of agents past the bounds (any process may; doing it twice is harmless)."""
         pipe = self.client.pipeline(transaction=False)
-        for kind in CATCHUP_KINDS:
-            pipe.hgetall(self.keys[kind])
-        return dict(zip(CATCHUP_KINDS, pipe.execute(), strict=True))
+        pipe.zrangebyscore(self.seen_key, "-inf", f"({now - self.bounds.max_age}")
+        pipe.zrange(self.seen_key, 0, -(self.bounds.agents + 1))
+        stale, beyond_cap = pipe.execute()
+        gone = list({*stale, *beyond_cap})
+        if gone:
+            pipe = self.client.pipeline(transaction=False)
+            for key in self.keys.values():
+                pipe.hdel(key, *gone)
+            pipe.zrem(self.seen_key, *gone)
+            pipe.execute()
+
+    def knows(self, agent_id: str) -> bool:
+        with self._unshared_lock:
+            if self._unshared.knows(agent_id, time.time()):
+                return True
+        try:
+            seen = self.client.zscore(self.seen_key, agent_id)
+        except redis.RedisError:
+            return True  # cannot tell: say it went inactive rather than leave it shown active
+        return seen is not None and seen >= time.time() - self.bounds.max_age
 
     def close(self) -> None:
         if self._client is not None:
@@ -148,43 +342,87 @@ class RedisBackplane(Backplane):
     @property
     def aclient(self) -> redis.asyncio.Redis:
         if self._aclient is None:
-            self._aclient = redis.asyncio.Redis.from_url(self.url, decode_responses=True)
+            self._aclient = redis.asyncio.Redis.from_url(self.url)
         return self._aclient
 
-    async def alatest(self) -> Latest:
+    async def acatchup(self) -> list[str]:
         async with self.aclient.pipeline(transaction=False) as pipe:
+            pipe.zrange(self.seen_key, 0, -1, withscores=True)
             for kind in CATCHUP_KINDS:
                 pipe.hgetall(self.keys[kind])
-            return dict(zip(CATCHUP_KINDS, await pipe.execute(), strict=True))
+            seen_list, *hashes = await pipe.execute()
+        now = time.time()
+        seen = dict(seen_list)
+        undated = {agent for frames in hashes for agent in frames if agent not in seen}
+        if undated:  # written by an older version: dated now, so they age out like the others
+            await self.aclient.zadd(self.seen_key, dict.fromkeys(undated, now), nx=True)
+        catchup = Catchup(self.bounds)
+        catchup.load(
+            (
+                (agent_id, seen.get(agent_id, now), kind, frame)
+                for kind, frames in zip(CATCHUP_KINDS, hashes, strict=True)
+                for agent_id, frame in frames.items()
+            ),
+            now,
+        )
+        return catchup.frames(now)
 
-    async def listen(self, deliver: Deliver, lost: Callable[[], None]) -> None:
+    async def _share_unshared(self) -> None:
+        entries = self._take_unshared()
+        try:
+            async with self.aclient.pipeline(transaction=False) as pipe:
+                self._queue_writes(pipe, entries)
+                await pipe.execute()
+        except Exception:
+            self._restore_unshared(entries)
+            raise
+
+    async def listen(self, deliver: Deliver, resynced: Callable[[], None]) -> None:
         if self._listener is None or self._listener.done():
             self._listening = asyncio.get_running_loop().create_future()
-            self._listener = asyncio.create_task(self._listen(deliver, lost, self._listening))
+            self._listener = asyncio.create_task(self._listen(deliver, resynced, self._listening))
         await asyncio.shield(self._listening)
 
-    async def _listen(self, deliver: Deliver, lost: Callable[[], None], listening: asyncio.Future) -> None:
-        pubsub = self.aclient.pubsub()
-        try:
-            await pubsub.subscribe(self.channel)
-            async for message in pubsub.listen():
-                if message["type"] == "subscribe" and not listening.done():
-                    listening.set_result(None)  # confirmed: from here on no batch is missed
-                elif message["type"] == "message":
-                    origin, _, body = message["data"].partition("\n")
-                    if origin != self.origin:
-                        deliver(body.split("\n"))
-            raise ConnectionError("subscription ended")
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if not listening.done():
-                listening.set_exception(exc)
-            else:
-                logger.warning("dashboard feed: lost the Redis subscription (%s); dashboards reconnect", exc)
-                lost()
-        finally:
-            await pubsub.aclose()
+    async def _listen(
+        self, deliver: Deliver, resynced: Callable[[], None], listening: asyncio.Future
+    ) -> None:
+        """Subscribe, and after a loss subscribe again (with growing pauses) until stopped."""
+        origin = self.origin.encode()
+        pause = RESUBSCRIBE_PAUSES[0]
+        while True:
+            pubsub = self.aclient.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                async for message in pubsub.listen():
+                    if message["type"] == "subscribe":
+                        if listening.done():
+                            # Subscribed again (after our retry or redis-py's own reconnection):
+                            # whatever was published in between never reached this process.
+                            await self._share_unshared()
+                            logger.warning("dashboard feed: Redis subscription back; dashboards reconnect")
+                            resynced()
+                        else:
+                            listening.set_result(None)  # confirmed: from here on no batch is missed
+                        pause = RESUBSCRIBE_PAUSES[0]
+                    elif message["type"] == "message":
+                        sender, _, body = message["data"].partition(b"\n")
+                        if sender != origin:
+                            deliver(body.decode("utf-8").split("\n"))
+                raise ConnectionError("subscription ended")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not listening.done():
+                    listening.set_exception(exc)
+                    return
+                logger.warning(
+                    "dashboard feed: lost the Redis subscription (%s); retrying in %.2fs", exc, pause
+                )
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RESUBSCRIBE_PAUSES[1])
 
     async def stop_listening(self) -> None:
         if self._listener is not None:

@@ -39,7 +39,7 @@ class BrowserFeedConsumer(DashboardConsumer):
             return 403
         return None
 
-    def counted(self, opened: int = 0, sent: int = 0) -> None:
+    def counted(self, sent: int) -> None:
         """Browsers are not dashboards of the protocol's feed: the receiver's figures leave them out."""
 
 

@@ -1,12 +1,13 @@
 """The dashboards' WebSocket: checked secret, then the catch-up, then every live frame."""
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
 from poa_backend.core import metrics
 from poa_backend.core.websocket import DatabaseFreeConsumer, deny
-from receivers.dashboard.hub import FeedClosed, Outbox
+from receivers.dashboard.hub import FEED_LOST_CODE, FeedClosed, Outbox
 
 if TYPE_CHECKING:
     from receivers.dashboard.receiver import DashboardReceiver
@@ -22,6 +23,8 @@ class DashboardConsumer(DatabaseFreeConsumer):
 
     #: This socket's label in the ``poa_connections`` gauge.
     kind = "dashboard"
+    #: Frames come from the receiver's hub, never from the Channels layer: no per-socket Redis subscription.
+    channel_layer_alias = None
 
     def __init__(self, receiver: "DashboardReceiver", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -34,9 +37,8 @@ class DashboardConsumer(DatabaseFreeConsumer):
         given = dict(self.scope["headers"]).get(b"wssecret")
         return None if self.receiver.secret_matches(given) else 400  # the contract: 400, no socket
 
-    def counted(self, opened: int = 0, sent: int = 0) -> None:
-        """Keep the receiver's figures: dashboards open, frames sent."""
-        self.receiver.stats.dashboards_connected += opened
+    def counted(self, sent: int) -> None:
+        """Keep the receiver's figure of frames sent."""
         self.receiver.stats.frames_sent += sent
 
     async def connect(self) -> None:
@@ -44,8 +46,7 @@ class DashboardConsumer(DatabaseFreeConsumer):
         if status is not None:
             await deny(self.scope, self.base_send, status)
             return
-        await self.accept()
-        outbox = Outbox(self.receiver.buffer_size)
+        outbox = self.receiver.new_outbox()
         try:
             # Subscribe before reading the catch-up: a frame in between may come twice, never not at all.
             await self.receiver.hub.subscribe(outbox)
@@ -53,25 +54,38 @@ class DashboardConsumer(DatabaseFreeConsumer):
         except Exception as exc:
             self.receiver.hub.unsubscribe(outbox)
             logger.warning("dashboard %s: %s feed unavailable: %s", self.receiver.name, self.kind, exc)
+            await self.accept()
             await self.close(code=UNAVAILABLE_CODE)
             return
+        # Open only now: whatever happens after the dashboard sees the handshake comes live,
+        # and none of it is already in the catch-up it gets.
+        await self.accept()
         self.outbox = outbox
-        self.counted(opened=1)
         metrics.connection_opened(self.kind)
-        await self._send_all(catchup)
-        self.forwarder = asyncio.create_task(self._forward())
+        self.forwarder = asyncio.create_task(self._forward(outbox, catchup))
 
-    async def _forward(self) -> None:
+    async def _forward(self, outbox: Outbox, catchup: list[str]) -> None:
+        """The catch-up, then every batch, until the feed closes; a failed send closes this socket alone."""
         try:
+            await self._send_all(catchup)
             while True:
-                await self._send_all(await self.outbox.get())
+                await self._send_all(await outbox.get())
         except FeedClosed as closed:
-            await self.close(code=closed.code)
+            code = closed.code
+        except Exception:
+            self.receiver.stats.sends_failed += 1
+            logger.exception(
+                "dashboard %s: sending to a %s failed; closing it", self.receiver.name, self.kind
+            )
+            code = FEED_LOST_CODE
+        self.receiver.hub.unsubscribe(outbox)
+        with contextlib.suppress(Exception):  # the peer may be gone already
+            await self.close(code=code)
 
     async def _send_all(self, frames: list[str]) -> None:
         for frame in frames:
             await self.send(text_data=frame)
-        self.counted(sent=len(frames))
+        self.counted(len(frames))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Frames from dashboards mean nothing in the protocol: ignored."""
@@ -79,7 +93,6 @@ class DashboardConsumer(DatabaseFreeConsumer):
     async def disconnect(self, code: int) -> None:
         if self.outbox is not None:
             self.receiver.hub.unsubscribe(self.outbox)
-            self.counted(opened=-1)
             metrics.connection_closed(self.kind)
             self.outbox = None
         if self.forwarder is not None:

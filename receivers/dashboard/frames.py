@@ -21,25 +21,52 @@ INACTIVE_DATA: dict[str, Any] = {
 CATCHUP_KINDS = ("information", "statistics")
 
 
+class Unencodable(ValueError):
+    """A message the feed cannot carry: not JSON (binary, NaN, too deep) or not UTF-8 (lone surrogates)."""
+
+
 def encode_frame(agent_id: str, data: Any) -> str:
     """``{"agent_id":...,"data":...}`` as compact JSON, the data's keys in the order the agent sent them.
 
-    Raises TypeError or ValueError for data JSON cannot carry (binary, NaN).
+    Checked here, once, so that every frame handed on can be written to a socket:
+    raises ``Unencodable`` instead of failing later in each dashboard's send.
     """
-    return json.dumps(
-        {"agent_id": agent_id, "data": data}, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-    )
+    try:
+        frame = json.dumps(
+            {"agent_id": agent_id, "data": data}, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        )
+        if not frame.isascii():
+            frame.encode("utf-8")  # a lone surrogate survives json.dumps, not the socket
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise Unencodable(str(exc)) from exc
+    return frame
+
+
+def stored_frame(frame: object, agent_id: str) -> str | None:
+    """A frame read back from a saved catch-up (file, Redis) if a dashboard can take it, else None.
+
+    Entries written by older versions may be anything; one bad entry must not fail every catch-up.
+    """
+    if isinstance(frame, bytes):
+        try:
+            frame = frame.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(frame, str):
+        return None
+    try:
+        frame.encode("utf-8")
+        decoded = json.loads(frame)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(decoded, dict) or decoded.get("agent_id") != agent_id:
+        return None
+    if not isinstance(decoded.get("data"), dict) or catchup_kind(decoded["data"]) is None:
+        return None
+    return frame
 
 
 def catchup_kind(data: Any) -> str | None:
     """Which catch-up slot a message's data fills, if any."""
     kind = data.get("type") if isinstance(data, dict) else None
     return kind if kind in CATCHUP_KINDS else None
-
-
-def catchup_order(latest: dict[str, dict[str, str]]) -> list[str]:
-    """Catch-up frames from ``{kind: {agent_id: frame}}``: per agent (sorted), information then statistics."""
-    agents = sorted({agent for frames in latest.values() for agent in frames})
-    return [
-        latest[kind][agent] for agent in agents for kind in CATCHUP_KINDS if agent in latest.get(kind, {})
-    ]

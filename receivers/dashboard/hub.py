@@ -3,15 +3,20 @@
 Receiver hooks run on the receiver's worker thread; sockets live on the server's
 asyncio event loop. The hub learns the loop when the first subscriber arrives and
 hands each batch over with one ``call_soon_threadsafe``; on the loop, each
-subscriber gets the batch in its own bounded ``Outbox``, so one that falls behind
-is cut off alone instead of slowing the others.
+subscriber gets the batch in its own ``Outbox``, bounded in frames and in bytes,
+so one that falls behind is cut off alone instead of slowing the others.
 """
 
 import asyncio
 import logging
+import time
+import weakref
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+from prometheus_client import Counter
+
+from poa_backend.core import metrics
 from receivers.dashboard.backplane import Backplane
 
 logger = logging.getLogger(__name__)
@@ -20,19 +25,59 @@ logger = logging.getLogger(__name__)
 OVERFLOW_CODE = 1013
 #: Close code when the receiver stops (disabled, reconfigured, server stopping).
 GOING_AWAY_CODE = 1001
-#: Close code when the frames of other processes stopped arriving (Redis lost): reconnect and catch up.
+#: Close code when frames may have been missed (Redis lost and back, a send that failed): reconnect.
 FEED_LOST_CODE = 1011
 
+FEED_EVENTS = Counter(
+    "poa_dashboard_feed_events",
+    "The dashboard feed's figures, summed over processes: frames_sent, frames_dropped (lost with an "
+    "overflowed outbox), outboxes_overflowed, sends_failed, messages_unencodable, shares_failed (Redis).",
+    ["receiver", "event"],
+)
 
-@dataclass
+
+@dataclass(eq=False)
 class FeedStats:
-    """Counters kept by the receiver (read by the admin and metrics)."""
+    """What one receiver's feed did in this process; ``flush`` adds it to ``/metrics``."""
 
-    dashboards_connected: int = 0
     frames_sent: int = 0
     frames_dropped: int = 0
     outboxes_overflowed: int = 0
+    sends_failed: int = 0
     messages_unencodable: int = 0
+    shares_failed: int = 0
+
+    def flush(self, receiver: str, flushed: dict[str, int]) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value != flushed.get(field.name, 0):
+                FEED_EVENTS.labels(receiver=receiver, event=field.name).inc(
+                    value - flushed.get(field.name, 0)
+                )
+                flushed[field.name] = value
+
+
+_live_feeds: "weakref.WeakKeyDictionary[FeedStats, tuple[str, dict[str, int]]]" = weakref.WeakKeyDictionary()
+
+
+def register_stats(receiver: str, stats: FeedStats) -> None:
+    """Have ``stats`` reach ``/metrics`` every sample (counters are summed in bulk, not per frame)."""
+    _live_feeds[stats] = (receiver, {})
+
+
+def flush_stats(stats: FeedStats) -> None:
+    """Add what ``stats`` counted since the last flush to ``/metrics`` now (a receiver stopping)."""
+    receiver, flushed = _live_feeds.get(stats, ("", {}))
+    if receiver:
+        stats.flush(receiver, flushed)
+
+
+def _flush_feeds() -> None:
+    for stats in list(_live_feeds.keys()):
+        flush_stats(stats)
+
+
+metrics.register_sampler(_flush_feeds)
 
 
 class FeedClosed(Exception):
@@ -42,24 +87,28 @@ class FeedClosed(Exception):
 
 
 class Outbox:
-    """One subscriber's bounded buffer of frames, filled by the hub on the event loop."""
+    """One subscriber's buffer of frames, at most ``limit`` frames and ``byte_limit`` bytes."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, byte_limit: int) -> None:
         self.limit = limit
+        self.byte_limit = byte_limit
         self.frames: deque[str] = deque()
+        self.size = 0
         self.closed_code: int | None = None
         self._ready = asyncio.Event()
 
-    def put(self, frames: list[str]) -> int:
-        """Queue ``frames``; on overflow drop everything queued, close, and return how many were lost."""
+    def put(self, frames: list[str], size: int) -> int:
+        """Queue ``frames`` (``size`` bytes); on overflow drop all, close, and return how many were lost."""
         if self.closed_code is not None:
             return len(frames)
-        if len(self.frames) + len(frames) > self.limit:
+        if len(self.frames) + len(frames) > self.limit or self.size + size > self.byte_limit:
             lost = len(self.frames) + len(frames)
             self.frames.clear()
+            self.size = 0
             self.close(OVERFLOW_CODE)
             return lost
         self.frames.extend(frames)
+        self.size += size
         self._ready.set()
         return 0
 
@@ -78,7 +127,13 @@ class Outbox:
             await self._ready.wait()
         frames = list(self.frames)
         self.frames.clear()
+        self.size = 0
         return frames
+
+
+def frames_size(frames: list[str]) -> int:
+    """Bytes the frames take as UTF-8 text (every frame was checked to encode)."""
+    return sum(len(frame) if frame.isascii() else len(frame.encode("utf-8")) for frame in frames)
 
 
 class Hub:
@@ -89,21 +144,23 @@ class Hub:
         self.backplane = backplane
         self.outboxes: set[Outbox] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._share_failure_logged = float("-inf")
 
     # On the event loop.
 
     async def subscribe(self, outbox: Outbox) -> None:
         """Start giving ``outbox`` every frame (from this process and, with Redis, from the others)."""
         self.loop = asyncio.get_running_loop()
-        await self.backplane.listen(self.fan_out, self._feed_lost)
+        await self.backplane.listen(self.fan_out, self._resynced)
         self.outboxes.add(outbox)
 
     def unsubscribe(self, outbox: Outbox) -> None:
         self.outboxes.discard(outbox)
 
     def fan_out(self, frames: list[str]) -> None:
+        size = frames_size(frames)
         for outbox in list(self.outboxes):
-            lost = outbox.put(frames)
+            lost = outbox.put(frames, size)
             if lost:
                 self.outboxes.discard(outbox)
                 self.stats.frames_dropped += lost
@@ -115,19 +172,30 @@ class Hub:
             outbox.close(code)
         self.outboxes.clear()
 
-    def _feed_lost(self) -> None:
+    def _resynced(self) -> None:
+        """Redis is back after a loss: subscribers may have missed frames, so reconnect and catch up."""
         self.close_all(FEED_LOST_CODE)
 
     # On the receiver's worker thread.
 
     def publish(self, frames: list[str], latest: dict[str, dict[str, str]]) -> None:
-        """Remember the catch-up frames, share with other processes, and fan out here."""
+        """Remember the catch-up frames, share with other processes, and fan out here.
+
+        A failure to share (Redis away) is counted and logged, never raised: this
+        process's dashboards still get the frames, and the backplane writes the
+        catch-up when Redis is back.
+        """
         if not frames:
             return
         try:
             self.backplane.share(frames, latest)
-        finally:
-            self._hand_over(self.fan_out, frames)
+        except Exception as exc:
+            self.stats.shares_failed += 1
+            now = time.monotonic()
+            if now - self._share_failure_logged > 10:
+                self._share_failure_logged = now
+                logger.warning("dashboard feed: could not share frames with other processes: %s", exc)
+        self._hand_over(self.fan_out, frames)
 
     def shutdown(self) -> None:
         """Close this process's subscribers and stop listening (the receiver is terminating)."""

@@ -2,12 +2,16 @@
 
 Options: the listener's (``scheme``, ``host``, ``port``), ``path`` of the socket
 (default ``/ws``), ``secret`` the dashboards send in the ``wssecret`` header
-(``POA_DASHBOARD_SECRET`` overrides it), ``buffer_size``: frames a dashboard
-may fall behind before it is disconnected (default 2000). See docs/dashboard.md.
+(``POA_DASHBOARD_SECRET`` overrides it); ``buffer_size`` and ``buffer_bytes``:
+frames and bytes a dashboard may fall behind before it is disconnected (default
+2000 and 8 MiB); ``catchup_agents`` and ``catchup_max_age``: the catch-up keeps
+at most that many agents, none inactive longer than that many seconds (default
+1000 and 4 h). See docs/dashboard.md.
 """
 
 import hmac
 import logging
+import math
 from typing import Any
 
 from django.conf import settings
@@ -17,17 +21,23 @@ from django.urls import URLPattern, path
 from poa_backend.core.conf import poa_settings
 from poa_backend.core.message import Message
 from poa_backend.core.receiver import ReceiverPlugin
-from receivers.dashboard.backplane import Backplane, LocalBackplane, RedisBackplane
+from receivers.dashboard.backplane import Backplane, Bounds, LocalBackplane, RedisBackplane
 from receivers.dashboard.browser import browser_feed_urls
 from receivers.dashboard.consumer import DashboardConsumer
-from receivers.dashboard.frames import INACTIVE_DATA, catchup_kind, catchup_order, encode_frame
-from receivers.dashboard.hub import FeedStats, Hub
+from receivers.dashboard.frames import INACTIVE_DATA, Unencodable, catchup_kind, encode_frame
+from receivers.dashboard.hub import FeedStats, Hub, Outbox, flush_stats, register_stats
 from receivers.dashboard.page import clean_page_options, page_urls
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PATH = "/ws"
-DEFAULT_BUFFER_SIZE = 2000
+#: Option -> default: every one a positive number (seconds for the age).
+SIZE_OPTIONS: dict[str, int | float] = {
+    "buffer_size": 2000,
+    "buffer_bytes": 8 * 1024 * 1024,
+    "catchup_agents": 1000,
+    "catchup_max_age": 4 * 3600.0,
+}
 
 
 class DashboardReceiver(ReceiverPlugin):
@@ -40,25 +50,31 @@ class DashboardReceiver(ReceiverPlugin):
         secret = options.get("secret")
         if secret is not None and (not isinstance(secret, str) or not secret):
             raise ValidationError("secret: must be a non-empty string")
-        buffer_size = options.setdefault("buffer_size", DEFAULT_BUFFER_SIZE)
-        if not isinstance(buffer_size, int) or isinstance(buffer_size, bool) or buffer_size < 1:
-            raise ValidationError("buffer_size: must be a positive integer")
+        for key, default in SIZE_OPTIONS.items():
+            value = options.setdefault(key, default)
+            kinds = (int, float) if isinstance(default, float) else (int,)
+            if not isinstance(value, kinds) or isinstance(value, bool) or not 0 < value < math.inf:
+                raise ValidationError(
+                    f"{key}: must be a positive {'number' if float in kinds else 'integer'}"
+                )
         return clean_page_options(options)
 
     def __init__(self, name: str, options: dict[str, Any] | None = None) -> None:
         super().__init__(name, options)
         self.stats = FeedStats()
+        register_stats(name, self.stats)
         self.hub = Hub(self.stats, self._backplane())
         self._socket = DashboardConsumer.as_asgi(receiver=self)
 
     def _backplane(self) -> Backplane:
+        bounds = Bounds(agents=self.options["catchup_agents"], max_age=float(self.options["catchup_max_age"]))
         if settings.REDIS_URL:
-            return RedisBackplane(settings.REDIS_URL, poa_settings.REDIS_PREFIX, self.name)
-        return LocalBackplane(self.name, settings.DATA_DIR / f"dashboard-{self.name}.json")
+            return RedisBackplane(settings.REDIS_URL, poa_settings.REDIS_PREFIX, self.name, bounds)
+        return LocalBackplane(self.name, settings.DATA_DIR / f"dashboard-{self.name}.json", bounds)
 
-    @property
-    def buffer_size(self) -> int:
-        return self.options["buffer_size"]
+    def new_outbox(self) -> Outbox:
+        """An outbox bounded as the options say, for one more dashboard (on the event loop)."""
+        return Outbox(self.options["buffer_size"], self.options["buffer_bytes"])
 
     @property
     def secret(self) -> str:
@@ -79,13 +95,9 @@ class DashboardReceiver(ReceiverPlugin):
 
     # Catch-up: per agent (sorted by id), its latest information frame, then its latest statistics frame.
 
-    def catchup_frames(self) -> list[str]:
-        """The catch-up a dashboard connecting now gets (sync code; may ask Redis)."""
-        return catchup_order(self.hub.backplane.latest())
-
     async def acatchup_frames(self) -> list[str]:
-        """``catchup_frames`` for the event loop."""
-        return catchup_order(await self.hub.backplane.alatest())
+        """The catch-up a dashboard connecting now gets (on the event loop; may ask Redis)."""
+        return await self.hub.backplane.acatchup()
 
     # Receiver hooks (worker thread).
 
@@ -95,7 +107,7 @@ class DashboardReceiver(ReceiverPlugin):
         for message in messages:
             try:
                 frame = encode_frame(message.agent_id, message.data)
-            except (TypeError, ValueError) as exc:
+            except Unencodable as exc:
                 self.stats.messages_unencodable += 1
                 logger.warning("dashboard %s: message of %s not sent: %s", self.name, message.agent_id, exc)
                 continue
@@ -106,8 +118,16 @@ class DashboardReceiver(ReceiverPlugin):
         self.hub.publish(frames, latest)
 
     def handle_inactive(self, agent_id: str) -> None:
-        frame = encode_frame(agent_id, INACTIVE_DATA)
+        """The inactive frame, for agents the catch-up holds; of others no dashboard knows anything."""
+        if not self.hub.backplane.knows(agent_id):
+            return
+        try:
+            frame = encode_frame(agent_id, INACTIVE_DATA)
+        except Unencodable:
+            self.stats.messages_unencodable += 1
+            return
         self.hub.publish([frame], {"statistics": {agent_id: frame}})
 
     def terminate(self) -> None:
         self.hub.shutdown()
+        flush_stats(self.stats)
