@@ -42,7 +42,7 @@ class AgentUserAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["name"]
     readonly_fields = ["created_at"]
-    actions = ["activate", "deactivate", "ban"]
+    actions = ["activate", "deactivate"]
 
     def get_form(self, request: HttpRequest, obj: AgentUser | None = None, **kwargs: Any) -> type:
         if obj is None:
@@ -84,16 +84,10 @@ class AgentUserAdmin(admin.ModelAdmin):
         count = accounts.set_active(list(queryset.values_list("name", flat=True)), True)
         self.message_user(request, f"{count} agent user(s) activated.")
 
-    @admin.action(description="Deactivate selected agent users (their tokens stop working)")
+    @admin.action(description="Deactivate (ban) selected agent users: their tokens stop working")
     def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = accounts.set_active(list(queryset.values_list("name", flat=True)), False)
         self.message_user(request, f"{count} agent user(s) deactivated.")
-
-    @admin.action(description="Ban selected agent users (deactivate now; as POST /blacklist/user)")
-    def ban(self, request: HttpRequest, queryset: QuerySet) -> None:
-        names = list(queryset.values_list("name", flat=True))
-        banned = sum(accounts.ban_user(name) for name in names)
-        self.message_user(request, f"{banned} agent user(s) banned: all their tokens stop working.")
 
 
 @admin.register(BannedToken)

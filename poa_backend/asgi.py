@@ -15,6 +15,7 @@ from poa_backend.http import get_pooled_asgi_application
 
 django_application = get_pooled_asgi_application()
 
+from asgiref.sync import sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up)
 
 from poa_backend.core import lifecycle  # noqa: E402
@@ -31,17 +32,17 @@ class LifecycleApplication:
         if scope["type"] == "lifespan":
             return await self.lifespan(receive, send)
         if not lifecycle.is_running():
-            lifecycle.start()
+            await sync_to_async(lifecycle.start, thread_sensitive=False)()  # reads the rows
         return await self.application(scope, receive, send)
 
     async def lifespan(self, receive: Any, send: Any) -> None:
         while True:
             event = await receive()
             if event["type"] == "lifespan.startup":
-                lifecycle.start()
+                await sync_to_async(lifecycle.start, thread_sensitive=False)()
                 await send({"type": "lifespan.startup.complete"})
             elif event["type"] == "lifespan.shutdown":
-                lifecycle.stop()
+                await sync_to_async(lifecycle.stop, thread_sensitive=False)()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

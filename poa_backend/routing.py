@@ -6,7 +6,7 @@ listener answers 404 for the dashboard page, as the deployed agents expect. A
 port no plug-in named (``daphne poa_backend.asgi:application`` on one port behind
 a proxy) serves every route. HTTP goes through Django (a middleware swaps in a
 URLconf made of the plug-ins' patterns plus the site's); WebSocket connections
-are matched here against the plug-ins' socket patterns.
+go through Channels' ``URLRouter`` over the plug-ins' socket patterns.
 """
 
 import logging
@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.routing import URLRouter
 from django.http import HttpRequest, HttpResponse
-from django.urls import URLPattern, URLResolver
-from django.urls.exceptions import Resolver404
+from django.urls import URLPattern, URLResolver, re_path
 
 from poa_backend.core.plugins import Plugin, active_plugins
 
@@ -90,25 +90,24 @@ class PluginRoutesMiddleware:
         return self.get_response(request)
 
 
+async def refuse_socket(scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+    """No socket at this path: refuse the handshake (the server answers 403)."""
+    await receive()
+    await send({"type": "websocket.close"})
+
+
 class PluginWebSocketRouter:
-    """ASGI app for WebSocket scopes: the first plug-in pattern matching the path takes it."""
+    """ASGI app for WebSocket scopes: Channels' ``URLRouter`` over the socket routes of the
+    plug-ins on the connection's port, rebuilt when the running plug-ins change."""
 
     def __init__(self) -> None:
-        self._patterns = _PerPluginSet(
-            lambda plugins: [pattern for plugin in plugins for pattern in plugin.websocket_urls()]
+        self._routers = _PerPluginSet(
+            lambda plugins: URLRouter(
+                [pattern for plugin in plugins for pattern in plugin.websocket_urls()]
+                + [re_path(r"", refuse_socket)]
+            )
         )
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         plugins = await sync_to_async(active_plugins, thread_sensitive=False)()
-        path = scope["path"].lstrip("/")
-        for pattern in self._patterns.get(plugins, local_port(scope)):
-            try:
-                match = pattern.resolve(path)
-            except Resolver404:
-                continue
-            if match:
-                scope = dict(scope, url_route={"args": match.args, "kwargs": match.kwargs})
-                return await match.func(scope, receive, send)
-        # No socket here: refuse the handshake (the server answers 403).
-        await receive()
-        await send({"type": "websocket.close"})
+        return await self._routers.get(plugins, local_port(scope))(scope, receive, send)

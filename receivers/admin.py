@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 from django.contrib import admin
 
 from receivers.dispatch import dispatcher
@@ -17,6 +19,7 @@ class ReceiverAdmin(admin.ModelAdmin):
         "failures",
         "dropped",
         "queue_depth",
+        "figures",
         "last_error",
     ]
     list_filter = ["enabled", "metric_types"]
@@ -53,9 +56,19 @@ class ReceiverAdmin(admin.ModelAdmin):
         running = dispatcher.get(row.name)
         return running.queue.qsize() if running else "-"
 
+    @admin.display(description="figures")
+    def figures(self, row: Receiver) -> str:
+        running = dispatcher.get(row.name)
+        figures = running.instance.figures() if running else {}
+        return ", ".join(f"{name} {value:g}" for name, value in figures.items()) or "-"
+
     @admin.display(description="last error")
-    def last_error(self, row: Receiver) -> object:
-        return self._figure(row, "last_error") or "-"
+    def last_error(self, row: Receiver) -> str:
+        running = dispatcher.get(row.name)
+        if running is None or not running.stats.last_error:
+            return "-"
+        at = datetime.fromtimestamp(running.stats.last_error_at, tz=UTC)
+        return f"{at:%Y-%m-%d %H:%M:%S} UTC: {running.stats.last_error}"
 
 
 class StatisticsAdmin(admin.ModelAdmin):

@@ -45,7 +45,6 @@ class ReceiverStats:
     failures: int = 0
     dropped: int = 0
     batches: int = 0
-    batch_seconds: float = 0.0
     last_error: str = ""
     last_error_at: float | None = None
     _last_drop_log: float = field(default=float("-inf"), repr=False)
@@ -150,18 +149,26 @@ class RunningReceiver:
         return True
 
     def _handle_batch(self, messages: list[Message]) -> None:
+        """One call for the batch; if it raises, one call per message, so one bad message
+        costs only itself (counted and logged) and the rest of the batch is delivered."""
         if not messages:
             return
         started = time.perf_counter()
-        ok = self._ready and self._call("handle_messages", self.instance.handle_messages, messages)
-        if ok:
-            self.stats.delivered += len(messages)
+        if not self._ready:
+            failed = len(messages)
+        elif self._call("handle_messages", self.instance.handle_messages, messages):
+            failed = 0
+        elif len(messages) == 1:
+            failed = 1
         else:
-            self.stats.failures += len(messages)
+            failed = sum(
+                not self._call("handle_messages", self.instance.handle_messages, [message])
+                for message in messages
+            )
+        self.stats.delivered += len(messages) - failed
+        self.stats.failures += failed
         self.stats.batches += 1
-        seconds = time.perf_counter() - started
-        self.stats.batch_seconds += seconds
-        metrics.batch_handled(self.name, len(messages), ok, seconds)
+        metrics.batch_handled(self.name, len(messages) - failed, failed, time.perf_counter() - started)
 
     def _call(self, hook: str, method: Any, *args: Any) -> bool:
         try:

@@ -143,7 +143,14 @@ class DynamoDBBlockReceiver(ReceiverPlugin):
         self.skipped = 0  # messages that were not blocks, or items DynamoDB rejected as invalid
         self.retries = 0  # attempts repeated after an outage, throttling or unprocessed items
         self.errors = 0  # failed attempts (each is retried)
-        self.last_error = ""
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "written": self.written,
+            "skipped": self.skipped,
+            "retries": self.retries,
+            "errors": self.errors,
+        }
 
     def setup(self) -> None:
         """Build the client only: no network here, so an outage at start loses nothing."""
@@ -251,7 +258,6 @@ class DynamoDBBlockReceiver(ReceiverPlugin):
         except BotoCoreError as exc:  # connection refused or reset, timeouts, a table that never came up
             failure = exc
         self.errors += 1
-        self.last_error = f"{type(failure).__name__}: {failure}"
         logger.warning("%s: DynamoDB write failed (%d so far), retrying: %s", self.name, self.errors, failure)
         return None
 

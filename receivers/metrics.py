@@ -28,6 +28,26 @@ class TopologyCollector(Collector):
         yield family
 
 
+class ReceiverFiguresCollector(Collector):
+    """``poa_receiver_figure{receiver, figure}``: what each running receiver of this process counts."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "poa_receiver_figure",
+            "A running receiver's own figures in this process (rows stored, retries, ...).",
+            labels=["receiver", "figure"],
+        )
+        for name, running in sorted(dict(dispatcher.running).items()):
+            try:
+                figures = running.instance.figures()
+            except Exception:  # a third party's figures never break the scrape
+                logger.exception("metrics: figures of receiver %s not read", name)
+                continue
+            for figure, value in figures.items():
+                family.add_metric([name, figure], value)
+        yield family
+
+
 class ActiveAgentsCollector(Collector):
     """``poa_active_agents`` and ``poa_known_agents``, from the database (the same for every process)."""
 
@@ -61,5 +81,6 @@ def sample_queue_depths() -> None:
 
 def register() -> None:
     metrics.register_collector(TopologyCollector())
+    metrics.register_collector(ReceiverFiguresCollector())
     metrics.register_collector(ActiveAgentsCollector())
     metrics.register_sampler(sample_queue_depths)

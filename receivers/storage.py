@@ -81,6 +81,9 @@ class StatisticsReceiver(ReceiverPlugin):
         """The model fields from a report body; raises InvalidBody naming the bad field."""
         raise NotImplementedError
 
+    def figures(self) -> dict[str, float]:
+        return {"stored": self.stored, "skipped": self.skipped}
+
     def handle_messages(self, messages: list[Message]) -> None:
         rows = []
         for message in messages:

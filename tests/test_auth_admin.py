@@ -31,7 +31,7 @@ def test_a_blank_name_is_generated(admin_client):
 
 
 @pytest.mark.parametrize(
-    ("action", "active_after"), [("deactivate", False), ("ban", False), ("activate", True)]
+    ("action", "active_after"), [("deactivate", False), ("activate", True)]
 )
 def test_actions(admin_client, action, active_after):
     AgentUser.objects.create(name="node-y", password="!", is_active=not active_after)

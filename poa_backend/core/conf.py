@@ -7,6 +7,7 @@ environment) are coerced to the type of their default.
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
     # Seconds without a ping before an agent is declared inactive.
@@ -34,8 +35,27 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_PREFIX": "poa",
     # How often plug-in rows and metric types are re-read (admin edits apply this fast).
     "CONFIG_REFRESH_INTERVAL": 1.0,
-    # Threads serving HTTP requests in each process (each keeps one database connection).
+    # Threads serving HTTP requests in each process (each keeps one database connection):
+    # REQUEST_THREADS for calls bearing an agent's token, OTHER_REQUEST_THREADS for the rest
+    # (passwords, staff sessions, anonymous), so password hashing cannot starve agents.
     "REQUEST_THREADS": 8,
+    "OTHER_REQUEST_THREADS": 4,
+    # Open connections one client address may hold (0: no cap), and new connections the
+    # server accepts per second (more wait in the listen backlog; 0: no cap).
+    "MAX_CONNECTIONS_PER_ADDRESS": 256,
+    "MAX_NEW_CONNECTIONS_PER_SECOND": 500,
+    # WebSocket frames received and not yet taken by the application, per connection: reading
+    # pauses at this many and the connection is closed (1008) at four times as many.
+    "WEBSOCKET_INPUT_QUEUE": 1000,
+    # A WebSocket whose write buffer stays full this many seconds, or takes this many bytes
+    # more while full, is closed (a dashboard that does not read).
+    "WEBSOCKET_DRAIN_TIMEOUT": 10.0,
+    "WEBSOCKET_MAX_BUFFERED": 16 * 1024 * 1024,
+    # Seconds between the server's WebSocket pings, and for the pong before the socket is closed.
+    "WEBSOCKET_PING_INTERVAL": 20.0,
+    "WEBSOCKET_PING_TIMEOUT": 30.0,
+    # Seconds to wait for a database connection (PostgreSQL connect_timeout).
+    "DATABASE_CONNECT_TIMEOUT": 5,
     # Default bound and batch size of each receiver's queue (a receiver's options may override).
     "RECEIVER_QUEUE_SIZE": 100_000,
     "RECEIVER_BATCH_SIZE": 500,
@@ -47,10 +67,23 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_SAMPLE_INTERVAL": 2.0,
     # An agent with no message for this many seconds is shown inactive (history API, /metrics).
     "AGENT_STALE_AFTER": 15.0,
+    # ethstats handler: shared secrets ("|" between them, like eth-netstats' WS_SECRET), admitting
+    # any node id, on top of the row's ``secrets`` option and per-node agent users.
+    "ETHSTATS_SECRETS": "",
+    # ethstats handler: seconds a connected node may stay silent before it is shown inactive.
+    "ETHSTATS_INACTIVITY_TIMEOUT": 45.0,
 }
 
 
+def parse_bool(value: str) -> bool:
+    """The one reading of a boolean given as text (environment variables): 1, true, yes, on."""
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
 class PoaSettings:
+    """``poa_settings.NAME``: the project's value, else the default, converted once to the
+    default's type and cached; Django's ``setting_changed`` (tests' overrides) clears the cache."""
+
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"unknown POA_BACKEND setting {name!r}")
@@ -58,13 +91,26 @@ class PoaSettings:
         value = getattr(settings, "POA_BACKEND", {}).get(name, default)
         if isinstance(value, str) and not isinstance(default, str):
             value = coerce(value, type(default))
+        setattr(self, name, value)  # later reads skip __getattr__
         return value
+
+    def reload(self) -> None:
+        """Forget the converted values (the settings changed)."""
+        self.__dict__.clear()
 
 
 def coerce(value: str, kind: type) -> Any:
     if kind is bool:
-        return value.strip().lower() in {"1", "true", "yes", "on"}
+        return parse_bool(value)
     return kind(value)
 
 
 poa_settings = PoaSettings()
+
+
+def _reload_on_change(setting: str, **kwargs: object) -> None:
+    if setting == "POA_BACKEND":
+        poa_settings.reload()
+
+
+setting_changed.connect(_reload_on_change, dispatch_uid="poa_backend.core.conf")

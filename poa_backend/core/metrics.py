@@ -160,8 +160,12 @@ def on_agent_inactive(sender: object, **kwargs: object) -> None:
 # What the receivers' dispatcher calls.
 
 
-def batch_handled(receiver: str, size: int, ok: bool, seconds: float) -> None:
-    (RECEIVER_DELIVERED if ok else RECEIVER_FAILED).labels(receiver=receiver).inc(size)
+def batch_handled(receiver: str, delivered: int, failed: int, seconds: float) -> None:
+    """A batch handed to a receiver: how many of its messages were delivered, how many failed."""
+    if delivered:
+        RECEIVER_DELIVERED.labels(receiver=receiver).inc(delivered)
+    if failed:
+        RECEIVER_FAILED.labels(receiver=receiver).inc(failed)
     RECEIVER_BATCH_SECONDS.labels(receiver=receiver).observe(seconds)
 
 

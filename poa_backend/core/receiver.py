@@ -53,6 +53,11 @@ class ReceiverPlugin(Plugin):
         if self.stopping.wait(seconds):
             raise Stopping()
 
+    def figures(self) -> dict[str, float]:
+        """What this receiver counts for operators (rows stored, retries...): shown in the admin's
+        receiver list and in ``/metrics`` as ``poa_receiver_figure``. Read from other threads."""
+        return {}
+
     def setup(self) -> None:
         """Initialise from ``self.options`` (open connections); runs on the worker before any batch."""
 
