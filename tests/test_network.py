@@ -1,0 +1,146 @@
+"""The network view over the real server: block propagation, best block, per-node state, the API.
+
+The propagation figures are checked against a scripted scenario: three nodes
+report the same block 0, 300 and 900 ms apart.
+"""
+
+import time
+
+import pytest
+
+from tests.live import wait_until
+from tests.network_support import (
+    ETHEREUM,
+    NETWORKING,
+    agents,
+    make_staff,
+    redis_environment,
+    staff_get,
+    statistics_body,
+)
+
+
+@pytest.fixture
+def staff(live_db):
+    return make_staff()
+
+
+@pytest.fixture
+def redis_env(redis_url, redis_prefix):
+    with redis_environment(redis_url, redis_prefix) as env:
+        yield env
+
+
+NODES = ("node-a", "node-b", "node-c")
+OFFSETS = (0.0, 0.3, 0.9)
+
+
+def report_block_in_turn(by_id, number, offsets=OFFSETS):
+    """Each node reports block ``number`` at its offset after the first; the send times."""
+    start = time.time()
+    sent = {}
+    for agent_id, offset in zip(by_id, offsets, strict=True):
+        time.sleep(max(0.0, start + offset - time.time()))
+        sent[agent_id] = by_id[agent_id].block(number)
+    return sent
+
+
+def block_with_arrivals(api, path, number, count):
+    found = {}
+
+    def arrived():
+        for block in staff_get(api, path):
+            if block["number"] == number and len(block["arrivals"]) == count:
+                found.update(block)
+                return True
+        return False
+
+    assert wait_until(arrived, timeout=10), staff_get(api, path)
+    return found
+
+
+def test_propagation_of_a_scripted_block_is_each_nodes_delay_after_the_first(staff, live_backend):
+    backend = live_backend()
+    api = backend.url("auth")
+    by_id = agents(backend.url("rest"), *NODES)
+    for agent in by_id.values():
+        agent.information()
+        agent.data(ETHEREUM, "statistics", statistics_body(peers=7))
+        agent.data(NETWORKING, "latency", {"latency": 25})
+    sent = report_block_in_turn(by_id, 1000)
+
+    block = block_with_arrivals(api, "/api/blocks/", 1000, 3)
+    delays = {arrival["node"]: arrival["delay_ms"] for arrival in block["arrivals"]}
+    for agent_id, offset in zip(NODES, OFFSETS, strict=True):
+        assert abs(delays[agent_id] - offset * 1000) <= 50, delays
+        assert abs(delays[agent_id] - (sent[agent_id] - sent["node-a"]) * 1000) <= 50, delays
+    assert [arrival["node"] for arrival in block["arrivals"]] == list(NODES)  # fastest first
+
+    # node-a moves on alone: the others are one block behind; the network's best is its block.
+    by_id["node-a"].block(1001)
+    assert wait_until(lambda: staff_get(api, "/api/network/")["best_block"]["number"] == 1001, timeout=10)
+    network = staff_get(api, "/api/network/")
+    assert network["nodes"] == 3
+    assert network["active_nodes"] == 3
+    assert network["network"] == "poa"
+    assert sum(b["count"] for b in network["propagation_histogram"]) == 4  # three delays and one
+
+    nodes = {node["id"]: node for node in staff_get(api, "/api/nodes/")}
+    assert nodes["node-a"]["blocks_behind"] == 0
+    assert nodes["node-b"]["blocks_behind"] == 1
+    assert nodes["node-c"]["blocks_behind"] == 1
+    assert nodes["node-c"]["peers"] == 7
+    assert nodes["node-c"]["latency_ms"] == 25
+    assert nodes["node-c"]["uptime"] == 100.0
+
+    detail = staff_get(api, "/api/nodes/node-c/")
+    assert abs(detail["propagation"]["last_ms"] - 900) <= 50
+    assert detail["blocks"] == [{"number": 1000, "hash": f"0x{1000:064x}", "delay_ms": delays["node-c"]}]
+    assert detail["propagation"]["blocks"] == 1
+
+
+def test_a_node_that_goes_quiet_is_down_in_the_view(staff, live_backend):
+    backend = live_backend(env={"POA_INACTIVITY_TIMEOUT": "1"})
+    api = backend.url("auth")
+    node = agents(backend.url("rest"), "node-quiet")["node-quiet"]
+    node.ping()
+    node.block(5)
+    assert wait_until(lambda: staff_get(api, "/api/nodes/node-quiet/")["active"], timeout=10)
+    assert wait_until(lambda: not staff_get(api, "/api/nodes/node-quiet/")["active"], timeout=10)
+    assert staff_get(api, "/api/nodes/node-quiet/")["inactive_since"] is not None
+    node.ping()
+    node.block(6)
+    assert wait_until(lambda: staff_get(api, "/api/nodes/node-quiet/")["active"], timeout=10)
+
+
+def test_unknown_node_is_404_and_the_api_is_for_staff_only(staff, live_backend):
+    backend = live_backend()
+    api = backend.url("auth")
+    from tests.agent_client import request
+
+    assert (
+        request(
+            api,
+            "/api/nodes/nobody/",
+            method="GET",
+            headers={"Authorization": "Basic bmV0d29yay1vcGVyYXRvcjpuZXR3b3JrLXBhc3MtMQ=="},
+        ).status
+        == 404
+    )
+    for path in ("/api/network/", "/api/nodes/", "/api/blocks/", "/api/nodes/x/"):
+        assert request(api, path, method="GET").status == 401
+
+
+def test_processes_sharing_redis_answer_the_same(staff, live_backend, redis_env):
+    first = live_backend(env=redis_env)
+    second = live_backend(env=redis_env)
+    a = agents(first.url("rest"), "node-a")["node-a"]
+    b = agents(second.url("rest"), "node-b")["node-b"]
+    a.block(77)
+    time.sleep(0.3)
+    b.block(77)
+    for backend in (first, second):
+        block = block_with_arrivals(backend.url("auth"), "/api/blocks/", 77, 2)
+        delays = {arrival["node"]: arrival["delay_ms"] for arrival in block["arrivals"]}
+        assert delays["node-a"] == 0
+        assert abs(delays["node-b"] - 300) <= 50
