@@ -1,9 +1,18 @@
 from datetime import UTC, datetime
 
+from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
+from receivers import out_of_band
 from receivers.dispatch import dispatcher
 from receivers.models import EthereumStatistics, Receiver, SystemStatistics
+
+
+class OutOfBandForm(forms.Form):
+    payload = forms.JSONField(help_text="Any JSON value; each receiver's handle_out_of_band gets it.")
 
 
 @admin.register(Receiver)
@@ -25,6 +34,7 @@ class ReceiverAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "metric_types"]
     search_fields = ["name", "class_path"]
     filter_horizontal = ["metric_types"]
+    actions = ["send_out_of_band"]
 
     def get_queryset(self, request):  # noqa: ANN001, ANN201
         return super().get_queryset(request).prefetch_related("metric_types")
@@ -55,6 +65,28 @@ class ReceiverAdmin(admin.ModelAdmin):
     def queue_depth(self, row: Receiver) -> object:
         running = dispatcher.get(row.name)
         return running.queue.qsize() if running else "-"
+
+    @admin.action(description="Send an out-of-band message to the selected receivers")
+    def send_out_of_band(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Asks for a JSON payload, then hands it to each selected receiver's handle_out_of_band."""
+        names = sorted(queryset.values_list("name", flat=True))
+        form = OutOfBandForm(request.POST if "payload" in request.POST else None)
+        if form.is_valid():
+            out_of_band.send(form.cleaned_data["payload"], names)
+            self.message_user(request, f"Out-of-band message sent to {', '.join(names)}.")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/receivers/receiver/out_of_band.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Send an out-of-band message",
+                "form": form,
+                "names": names,
+                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            },
+        )
 
     @admin.display(description="figures")
     def figures(self, row: Receiver) -> str:

@@ -17,6 +17,7 @@ class ReceiversConfig(AppConfig):
         from receivers import metrics as receiver_metrics
         from receivers.dispatch import dispatcher
         from receivers.models import Receiver
+        from receivers.out_of_band import subscriber
 
         message_received.connect(dispatcher.on_message, dispatch_uid="receivers.dispatch")
         agent_inactive.connect(dispatcher.on_inactive, dispatch_uid="receivers.dispatch")
@@ -27,5 +28,7 @@ class ReceiversConfig(AppConfig):
         backend_stopping.connect(
             lambda **kwargs: dispatcher.stop(), weak=False, dispatch_uid="receivers.stop"
         )
+        backend_started.connect(subscriber.start, dispatch_uid="receivers.out_of_band")
+        backend_stopping.connect(subscriber.stop, dispatch_uid="receivers.out_of_band")
         register_plugins(Receiver, dispatcher.plugins)
         receiver_metrics.register()

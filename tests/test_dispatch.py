@@ -34,7 +34,6 @@ def add_receiver(name, class_path="tests.plugins.RecordingReceiver", metric_type
     return row
 
 
-
 def messages_of(name):
     return [value for event, value in recorded[name] if event == "message"]
 
