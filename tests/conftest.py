@@ -11,6 +11,23 @@ from tests.plugins import recorded
 # With POA_REQUIRE_SERVICES set (CI), tests needing Redis fail instead of skipping.
 REQUIRE_SERVICES = os.environ.get("POA_REQUIRE_SERVICES") == "1"
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
+# With POA_DATABASE_TESTS_ONLY set, only tests touching the database run: CI's second pass,
+# on PostgreSQL, need not repeat what cannot differ from the first, on SQLite.
+DATABASE_TESTS_ONLY = os.environ.get("POA_DATABASE_TESTS_ONLY") == "1"
+DATABASE_FIXTURES = {"db", "transactional_db"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not DATABASE_TESTS_ONLY:
+        return
+    kept, deselected = [], []
+    for item in items:
+        uses_database = item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(
+            getattr(item, "fixturenames", ())
+        )
+        (kept if uses_database else deselected).append(item)
+    config.hook.pytest_deselected(items=deselected)
+    items[:] = kept
 
 
 @pytest.fixture
