@@ -28,13 +28,13 @@ logger = logging.getLogger(__name__)
 
 #: This transport's label in the ``poa_connections`` gauge.
 CONNECTION_KIND = "ethstats"
-#: Close codes and reasons.
+#: Close codes and reasons (applications may send 1000 and 3000-4999 only: 40xx mirror RFC 6455's).
 REFUSED_CLOSE = (4003, "refused")  # after primus::server::close: bad hello or secret, ban, user gone
 NO_HELLO_CLOSE = (4008, "no_hello")
 RATE_LIMITED_CLOSE = (4029, "rate_limited")
-MALFORMED_CLOSE = (1007, "malformed")
-TOO_LARGE_CLOSE = (1009, "too_large")
-LOGIN_UNAVAILABLE_CLOSE = (1013, "try_again_later")  # the database is away: the node retries
+MALFORMED_CLOSE = (4007, "malformed")
+TOO_LARGE_CLOSE = (4009, "too_large")
+LOGIN_UNAVAILABLE_CLOSE = (4013, "try_again_later")  # the database is away: the node retries
 #: Frames other than hello a connection may send before it (Primus pings, early node-pings).
 MAX_FRAMES_BEFORE_HELLO = 16
 
