@@ -83,10 +83,12 @@ INSTALLED_APPS = [
     "poa_backend.core",
     "handlers",
     "receivers",
+    "receivers.alerts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "poa_backend.security.StaffOverTLSMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -138,6 +140,12 @@ else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
         DATABASES["default"]["CONN_MAX_AGE"] = None
+    elif "postgresql" in DATABASES["default"]["ENGINE"]:
+        # An unreachable server fails a request in seconds instead of holding its thread.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout",
+            int(os.environ.get("POA_DATABASE_CONNECT_TIMEOUT") or POA_DEFAULTS["DATABASE_CONNECT_TIMEOUT"]),
+        )
     else:  # one test database per test run, as for SQLite above
         DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
@@ -176,6 +184,10 @@ STATIC_ROOT = DATA_DIR / "static"
 # A TLS-terminating proxy sets this header; Django then treats the request as secure.
 if os.environ.get("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER"], "https")
+
+# Staff sessions and the admin's CSRF token only ever travel over HTTPS (docs/security.md).
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -67,6 +67,13 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_SAMPLE_INTERVAL": 2.0,
     # An agent with no message for this many seconds is shown inactive (history API, /metrics).
     "AGENT_STALE_AFTER": 15.0,
+    # Alerts (docs/alerts.md): destinations seeded at install when set; how often rules are
+    # evaluated and deliveries tried (seconds); how often firing alerts are re-sent to Alertmanager.
+    "ALERTMANAGER_URL": "",
+    "ALERT_WEBHOOK_URL": "",
+    "ALERT_EVALUATION_INTERVAL": 1.0,
+    "ALERT_DELIVERY_INTERVAL": 1.0,
+    "ALERTMANAGER_RESEND_INTERVAL": 60.0,
     # ethstats handler: shared secrets ("|" between them, like eth-netstats' WS_SECRET), admitting
     # any node id, on top of the row's ``secrets`` option and per-node agent users.
     "ETHSTATS_SECRETS": "",

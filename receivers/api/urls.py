@@ -3,12 +3,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from receivers.api import network_views, views
+from receivers.api import alert_views, network_views, views
 
 router = SimpleRouter()
 router.register("agents", views.KnownAgentViewSet, basename="agent")
 router.register("ethereum-statistics", views.EthereumStatisticsViewSet, basename="ethereum-statistics")
 router.register("system-statistics", views.SystemStatisticsViewSet, basename="system-statistics")
+router.register("alerts", alert_views.AlertEventViewSet, basename="alert")
 
 urlpatterns = router.urls
 urlpatterns += [

@@ -1,0 +1,6 @@
+"""Alerts on the network view: rules, their pending → firing → resolved state, silences, destinations.
+
+Every serving process evaluates the rules and tries the deliveries; each
+transition is a conditional update in the database, so exactly one process makes
+it and records its event and deliveries. See docs/alerts.md.
+"""
