@@ -9,6 +9,13 @@ connections). Here the started signal, the middleware, the view and the closing
 of the response run in one call on one of a bounded set of long-lived threads,
 which keep their database connections; the event loop only reads the body and
 writes the answer.
+
+There are two such pools, so that work anyone can cause cannot starve the agents:
+calls bearing a token (``Authorization: Bearer``: the agents' ``/ping``, ``/data``,
+``/bye``, checked with one HMAC) run on ``REQUEST_THREADS``; every other request
+(HTTP Basic passwords, each a deliberately slow hash, staff sessions, anonymous
+callers) on ``OTHER_REQUEST_THREADS``. Forty parallel bad passwords then wait for
+each other, not in front of a valid ``/data``.
 """
 
 import asyncio
@@ -24,12 +31,23 @@ from django.urls import set_script_prefix
 from poa_backend.core.conf import poa_settings
 
 
+def bears_token(scope: dict[str, Any]) -> bool:
+    """Whether the request carries ``Authorization: Bearer`` (an agent's call)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            return value[:7].lower() == b"bearer "
+    return False
+
+
 class PooledASGIHandler(ASGIHandler):
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self) -> None:
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
-        self.executor = ThreadPoolExecutor(
-            max_workers=threads or poa_settings.REQUEST_THREADS, thread_name_prefix="http-request"
+        self.agent_executor = ThreadPoolExecutor(
+            max_workers=poa_settings.REQUEST_THREADS, thread_name_prefix="http-agent"
+        )
+        self.other_executor = ThreadPoolExecutor(
+            max_workers=poa_settings.OTHER_REQUEST_THREADS, thread_name_prefix="http-other"
         )
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -43,13 +61,14 @@ class PooledASGIHandler(ASGIHandler):
         except base.RequestAborted:
             return
         loop = asyncio.get_running_loop()
+        executor = self.agent_executor if bears_token(scope) else self.other_executor
         try:
-            response = await loop.run_in_executor(self.executor, self.respond, scope, body_file)
+            response = await loop.run_in_executor(executor, self.respond, scope, body_file)
             await self.send_response(response, send)
         finally:
             body_file.close()
         if response.streaming:  # its content was only read while sending
-            await loop.run_in_executor(self.executor, response.close)
+            await loop.run_in_executor(executor, response.close)
 
     def respond(self, scope: dict[str, Any], body_file: Any) -> HttpResponseBase:
         """The synchronous part of a request, all on this pool thread."""

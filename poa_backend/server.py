@@ -8,16 +8,38 @@
 It also stops autobahn from formatting a debug line per frame sent that nothing logs
 (``hltype``/``hlval`` build qualified names, and colours where ``click`` is installed,
 before ``log.debug`` drops them): about a third of the CPU of a large fan-out.
+
+Its limits, so that no client can exhaust it (docs/security.md):
+
+- The admission limits of poa_backend/admission.py: connections per address, new
+  connections per second, request bodies refused from their ``Content-Length``.
+- WebSocket input is bounded per connection: at ``WEBSOCKET_INPUT_QUEUE`` frames not
+  yet taken by the application the server stops reading that socket until half are;
+  a single read that overflows it to four times as many closes it (1008).
+- A WebSocket whose peer does not read is closed: Twisted pauses a producer when the
+  socket's write buffer is full; if it is still full ``WEBSOCKET_DRAIN_TIMEOUT`` seconds
+  later, or ``WEBSOCKET_MAX_BUFFERED`` more bytes were written meanwhile, the connection
+  is aborted (a close frame could not get through).
+- Liveness counts only pongs to the server's pings (every ``WEBSOCKET_PING_INTERVAL``
+  seconds, ``WEBSOCKET_PING_TIMEOUT`` for the answer). Daphne and autobahn both took any
+  frame from the client as liveness, so a client sending and never reading lived forever.
+  These are WebSocket control frames: the ethstats handler's Primus protocol is unaffected.
 """
 
 import logging
+import time
 from http import HTTPStatus
 from typing import Any
 
 import autobahn.websocket.protocol
 import daphne.server
+import daphne.ws_protocol
 from autobahn.websocket.protocol import WebSocketProtocol
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
 
+from poa_backend.admission import admitted_http_factory
+from poa_backend.core.conf import poa_settings
 from poa_backend.core.websocket import DENIAL_EXTENSION
 
 OPEN = WebSocketProtocol.STATE_OPEN
@@ -33,8 +55,121 @@ autobahn.websocket.protocol.hltype = _unformatted
 autobahn.websocket.protocol.hlval = _unformatted
 
 
+@implementer(IPushProducer)
+class WriteBufferWatch:
+    """Registered on a WebSocket's transport: Twisted pauses it while the write buffer is full."""
+
+    def __init__(self, protocol: "LimitedWebSocketProtocol") -> None:
+        self.protocol = protocol
+        self.full_since: float | None = None
+        self.written_while_full = 0
+        self._deadline: Any = None
+
+    def pauseProducing(self) -> None:
+        from twisted.internet import reactor
+
+        if self.full_since is None:
+            self.full_since = time.monotonic()
+            self.written_while_full = 0
+            self._deadline = reactor.callLater(
+                poa_settings.WEBSOCKET_DRAIN_TIMEOUT, self.protocol.close_unread, "did not drain"
+            )
+
+    def resumeProducing(self) -> None:
+        self.full_since = None
+        self.stopProducing()
+
+    def stopProducing(self) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+    def written(self, size: int) -> None:
+        if self.full_since is None:
+            return
+        self.written_while_full += size
+        if self.written_while_full > poa_settings.WEBSOCKET_MAX_BUFFERED:
+            self.protocol.close_unread(f"took {self.written_while_full} bytes more while full")
+
+
+class LimitedWebSocketProtocol(daphne.ws_protocol.WebSocketProtocol):
+    """Daphne's WebSocket protocol with bounded input, a drain bound and pong-only liveness."""
+
+    input_paused = False
+    overflowed = False
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        # The HTTP channel of the upgrade request is still the transport's producer.
+        self.transport.unregisterProducer()
+        self.write_buffer = WriteBufferWatch(self)
+        self.transport.registerProducer(self.write_buffer, True)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        if self.overflowed:
+            return
+        queue = getattr(self, "application_queue", None)
+        bound = poa_settings.WEBSOCKET_INPUT_QUEUE
+        if queue is not None and queue.qsize() >= bound:
+            if queue.qsize() >= 4 * bound:
+                self.overflowed = True
+                logger.warning("closing WebSocket %s: %d frames waiting", self.client_addr, queue.qsize())
+                self.sendClose(code=1008, reason="too many frames waiting")
+                return
+            self.pause_input()
+        last_ping = self.last_ping  # a frame is no pong: only pongs keep the socket alive
+        super().onMessage(payload, isBinary)
+        self.last_ping = last_ping
+
+    def pause_input(self) -> None:
+        if not self.input_paused:
+            self.input_paused = True
+            self.transport.pauseProducing()
+            self._check_input()
+
+    def _check_input(self) -> None:
+        from twisted.internet import reactor
+
+        if self.state == self.STATE_CLOSED:
+            return
+        if self.application_queue.qsize() <= poa_settings.WEBSOCKET_INPUT_QUEUE // 2:
+            self.input_paused = False
+            self.transport.resumeProducing()
+        else:
+            reactor.callLater(0.05, self._check_input)
+
+    def serverSend(self, content: bytes | str, binary: bool = False) -> None:
+        self.write_buffer.written(len(content))
+        if self.state != self.STATE_CLOSED:
+            super().serverSend(content, binary)
+
+    def close_unread(self, why: str) -> None:
+        """The peer does not read: drop the connection and what is buffered for it."""
+        if self.state == self.STATE_CLOSED:
+            return
+        logger.warning("closing WebSocket %s: its write buffer %s", self.client_addr, why)
+        self.wasNotCleanReason = f"write buffer {why}"
+        self.write_buffer.stopProducing()
+        self.dropConnection(abort=True)
+
+
+class WebSocketFactory(daphne.ws_protocol.WebSocketFactory):
+    protocol = LimitedWebSocketProtocol
+
+    def setProtocolOptions(self, **options: Any) -> None:
+        # autobahn's default cancels a pending ping's timeout on any data frame.
+        super().setProtocolOptions(**options, autoPingRestartOnAnyTraffic=False)
+
+
+# Daphne builds its two factories by these names inside ``Server.run``.
+daphne.server.HTTPFactory = admitted_http_factory
+daphne.server.WebSocketFactory = WebSocketFactory
+
+
 class Server(daphne.server.Server):
     def __init__(self, *args: Any, listener_urls: dict[int, str] | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("ping_interval", poa_settings.WEBSOCKET_PING_INTERVAL)
+        kwargs.setdefault("ping_timeout", poa_settings.WEBSOCKET_PING_TIMEOUT)
         super().__init__(*args, **kwargs)
         #: Port -> the URL to log once that listener is open.
         self.listener_urls = listener_urls or {}

@@ -1,11 +1,16 @@
-"""Read-only history API for staff (session or HTTP Basic): known agents and stored statistics."""
+"""Read-only history API for staff (session or HTTP Basic): known agents and stored statistics.
+
+Served over HTTPS only (poa_backend/security.py). Basic credentials are parsed strictly and
+their failures throttled per address and per name, shared with the auth endpoints
+(poa_backend/credentials.py): guessing a staff password here is as slow as anywhere.
+"""
 
 from django.db.models import Avg, Count, FloatField, IntegerField, Max, QuerySet
 from django.db.models.functions import Cast, Trunc
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
-from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
@@ -14,6 +19,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from poa_backend.credentials import FailedCredentialsThrottled, StrictBasicAuthentication
 from receivers.api import filters, serializers
 from receivers.known_agents import known_agents
 from receivers.models import EthereumStatistics, SystemStatistics
@@ -25,10 +31,11 @@ class HistoryPagination(PageNumberPagination):
     max_page_size = 1000
 
 
-class HistoryViewSet(viewsets.ReadOnlyModelViewSet):
-    """Staff only: anonymous callers get 401 (with a Basic challenge), non-staff users 403."""
+class HistoryViewSet(FailedCredentialsThrottled, viewsets.ReadOnlyModelViewSet):
+    """Staff only: anonymous callers get 401 (with a Basic challenge), others 403; a client
+    or name with too many refused credentials gets 429 before its credentials are checked."""
 
-    authentication_classes = [BasicAuthentication, SessionAuthentication]
+    authentication_classes = [StrictBasicAuthentication, SessionAuthentication]
     permission_classes = [IsAdminUser]
     renderer_classes = [JSONRenderer]
     pagination_class = HistoryPagination
