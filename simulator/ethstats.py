@@ -4,14 +4,19 @@ Each profile is written from that client's own source (cited on the class) and r
 one chain block, stats and pings the way that client puts them on the wire: the
 same event names, keys, JSON types (numbers, decimal or ``0x`` strings) and quirks.
 The simulator and the tests use them; nothing here knows the backend's translation.
+``SimulatedNode`` runs a profile on the reference cadence for ``simulateagents`` and the bench.
 """
 
+import asyncio
 import hashlib
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from simulator.stats import stamp_key
 
 # Post-merge mainnet total difficulty: above 2^64, so never a float.
 MAINNET_TD = 58750003716598352816469
@@ -441,3 +446,76 @@ PROFILES: dict[str, type[Profile]] = {
     "nethermind": Nethermind,
     "reth": Reth,
 }
+
+
+#: The reference cadence (go-ethereum's ``report()``): node-ping, latency, pending and stats
+#: every 15 s; a block on each new head (about every 5 s here, as the POA chain's).
+REPORT_INTERVAL = 15.0
+BLOCK_INTERVAL = 5.0
+#: The chain head of every simulated node: one network, one head.
+GENESIS_TIME = 1_700_000_000.0
+FIRST_BLOCK = 22_000_000
+
+
+def head_at(now: float) -> int:
+    return FIRST_BLOCK + int((now - GENESIS_TIME) // BLOCK_INTERVAL)
+
+
+class SimulatedNode:
+    """One node's reporter on the reference cadence, over an ``EthstatsTransport``.
+
+    Blocks carry ``ts`` and ``seq`` as their first keys (blocks pass to the dashboards
+    unchanged but for their quantities), so dashboards can time them and count losses.
+    """
+
+    def __init__(self, index: int, profile: Profile, transport: Any, *, stamp: bool = True) -> None:
+        self.index = index
+        self.profile = profile
+        self.transport = transport
+        self.stamp = stamp
+        self.seq = 0
+        self.state = NodeState(peers=20 + index % 30, pending=index % 200)
+        transport.on_history = self._answer_history
+
+    async def open(self) -> bool:
+        return await self.transport.open(self.profile.hello(), self.profile.waits_for_ready)
+
+    def _answer_history(self, request: Any) -> None:
+        numbers = request.get("list") if isinstance(request, dict) else None
+        if isinstance(numbers, list) and numbers:
+            self.transport.send(self.profile.history([block_at(n) for n in numbers]), "history")
+
+    def _block_frame(self, number: int) -> tuple[str, int | None]:
+        frame = self.profile.block(block_at(number))
+        if not self.stamp:
+            return frame, None
+        self.seq += 1
+        stamped = f'"block":{{"ts":{time.time():.6f},"seq":{self.seq},'
+        return frame.replace('"block":{', stamped, 1), stamp_key(self.index, self.seq)
+
+    async def report(self) -> None:
+        """One full report: node-ping (its round trip becomes the latency), pending, stats."""
+        round_trip = await self.transport.ping(self.profile.node_ping())
+        if round_trip is not None:
+            self.transport.send(self.profile.latency(max(1, int(round_trip * 500))), "latency")
+        self.transport.send(self.profile.pending(self.state), "pending")
+        self.transport.send(self.profile.stats(self.state), "stats")
+
+    async def run(self, stop_at: float) -> None:
+        """Report on the cadence until ``stop_at`` (monotonic); a block whenever the head moves."""
+        seen = head_at(time.time())
+        frame, key = self._block_frame(seen)
+        self.transport.send(frame, "block", key)
+        next_report = time.monotonic() + random.uniform(0, REPORT_INTERVAL)
+        while time.monotonic() < stop_at:
+            head = head_at(time.time())
+            if head != seen:
+                seen = head
+                frame, key = self._block_frame(head)
+                self.transport.send(frame, "block", key)
+            if time.monotonic() >= next_report:
+                next_report += REPORT_INTERVAL
+                await self.report()
+            next_head = GENESIS_TIME + (head_at(time.time()) - FIRST_BLOCK + 1) * BLOCK_INTERVAL
+            delay = min(next_report - time.monotonic(), next_head - time.time() + random.uniform(0, 0.2))
+            await asyncio.sleep(max(0.0, min(delay, stop_at - time.monotonic())))

@@ -7,11 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from simulator.agent import SimulatedAgent
+from simulator.ethstats import PROFILES, SimulatedNode
 from simulator.payloads import DEFAULT_HISTORY_DEPTH, Chain
 from simulator.stats import Recorder
-from simulator.transports import Credentials, RestTransport, SessionClient, WebSocketTransport
+from simulator.transports import (
+    Credentials,
+    EthstatsTransport,
+    RestTransport,
+    SessionClient,
+    WebSocketTransport,
+)
 
-TRANSPORTS = ("rest", "ws")
+TRANSPORTS = ("rest", "ws", "ethstats")
 MODES = ("realistic", "max")
 
 
@@ -36,6 +43,10 @@ class Simulation:
     mix: str = "all"
     rate_per_agent: float | None = None
     id_prefix: str = field(default_factory=lambda: f"sim{random.randint(0, 99999):05d}")
+    #: ethstats: the client profile (``simulator.ethstats.PROFILES``) and, when set, the shared
+    #: secret every node gives (else each node logs in as its agent user, named as its id).
+    profile: str = "go-ethereum"
+    secret: str = ""
 
     def agent_id(self, index: int) -> str:
         return f"{self.id_prefix}-{index:05d}"
@@ -52,6 +63,8 @@ async def run_simulation(
         raise ValueError(f"transport must be one of {TRANSPORTS}")
     if simulation.mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
+    if simulation.transport == "ethstats":
+        return await run_ethstats(simulation, recorder or Recorder(), progress, progress_interval)
     recorder = recorder or Recorder()
     sessions = (
         SessionClient(simulation.auth_url, verify_tls=simulation.verify_tls) if simulation.auth_url else None
@@ -116,6 +129,73 @@ async def run_simulation(
         await asyncio.gather(*(run_agent(agent) for agent in live))
     finally:
         # Rates are per second of load: answers still coming in after the end count, their wait not.
+        recorder.finished = min(time.monotonic(), stop_at)
+        if reporter is not None:
+            reporter.cancel()
+    return recorder
+
+
+async def run_ethstats(
+    simulation: Simulation,
+    recorder: Recorder,
+    progress: Callable[[Recorder], None] | None = None,
+    progress_interval: float = 1.0,
+) -> Recorder:
+    """Nodes of one client profile on the reference cadence (realistic mode only: ethstats
+    reporters have no max rate, and the handler bans a node that floods)."""
+    if simulation.mode != "realistic":
+        raise ValueError("the ethstats transport runs the realistic cadence only")
+    if simulation.profile not in PROFILES:
+        raise ValueError(f"profile must be one of {tuple(PROFILES)}")
+    profile_class = PROFILES[simulation.profile]
+    nodes = []
+    if not simulation.secret and len(simulation.credentials) < simulation.agents:
+        raise ValueError("ethstats: give a shared secret, or one agent user per node")
+    for index in range(simulation.agents):
+        if simulation.secret:
+            name, secret = simulation.agent_id(index), simulation.secret
+        else:
+            name, secret = simulation.credentials[index].user, simulation.credentials[index].password
+        transport = EthstatsTransport(simulation.url, recorder)
+        nodes.append(SimulatedNode(index, profile_class(name, secret), transport, stamp=simulation.stamp))
+
+    async def open_node(node: SimulatedNode, delay: float) -> bool:
+        await asyncio.sleep(delay)
+        try:
+            return await node.open()
+        except (TimeoutError, OSError) as exc:
+            recorder.error(f"connect: {type(exc).__name__}: {exc}"[:120])
+            return False
+
+    step = simulation.ramp / max(1, simulation.agents)
+    opened = await asyncio.gather(*(open_node(node, i * step) for i, node in enumerate(nodes)))
+    live = [node for node, ok in zip(nodes, opened, strict=True) if ok]
+    recorder.started = time.monotonic()
+    stop_at = recorder.started + simulation.duration
+
+    async def run_node(node: SimulatedNode) -> None:
+        try:
+            await node.run(stop_at)
+        except (TimeoutError, OSError) as exc:
+            recorder.error(type(exc).__name__)
+        finally:
+            try:
+                await node.transport.close()
+            except OSError:
+                pass
+
+    reporter = None
+    if progress is not None:
+
+        async def report() -> None:
+            while True:
+                await asyncio.sleep(progress_interval)
+                progress(recorder)
+
+        reporter = asyncio.create_task(report())
+    try:
+        await asyncio.gather(*(run_node(node) for node in live))
+    finally:
         recorder.finished = min(time.monotonic(), stop_at)
         if reporter is not None:
             reporter.cancel()

@@ -1,9 +1,11 @@
-"""How a simulated agent talks to the backend: REST like the reference agent, or WebSocket.
+"""How a simulated agent talks to the backend: REST like the reference agent, WebSocket, or ethstats.
 
 REST: MessagePack bodies, ``Authorization: Bearer <JWT>``, one request at a time on a
 keep-alive connection; on a 401 the token is renewed at the session endpoint and the
 call retried once. WebSocket: one connection per agent, calls pipelined (each carries
 a ``ref`` and its answer names it), so an agent need not wait for one answer to send on.
+ethstats: one connection per node at ``/api``, frames of a client profile
+(``simulator.ethstats``), unanswered but for ``ready`` and ``node-pong``.
 """
 
 import asyncio
@@ -215,4 +217,93 @@ class WebSocketTransport:
             if lost:
                 self.recorder.error("no answer")
                 self.recorder.errors["no answer"] += lost - 1
+            await self.websocket.close()
+
+
+class EthstatsTransport:
+    """One ethstats connection (``/api``), as a client's built-in reporter opens it.
+
+    ethstats has no answers to data frames: a frame counts as accepted once written, and
+    what reached the dashboards is counted there. ``node-ping`` gets its ``node-pong``
+    (the round trip is the recorded latency); a history request goes to ``on_history``.
+    """
+
+    pipelined = True
+
+    def __init__(self, url: str, recorder: Recorder, *, path: str = "/api") -> None:
+        self.url = url.replace("http://", "ws://").replace("https://", "wss://").rstrip("/") + path
+        self.recorder = recorder
+        self.websocket: WebSocket | None = None
+        self.ready: asyncio.Future | None = None
+        self.pong: asyncio.Future | None = None
+        self.on_history: Callable[[dict], None] | None = None
+
+    async def open(self, hello: str, wait_for_ready: bool = True) -> bool:
+        """Connect and say hello; whether ``ready`` came back (within 30 s, as reth waits)."""
+        loop = asyncio.get_running_loop()
+        self.ready = loop.create_future()
+        self.websocket = await WebSocket.connect(self.url, self._frame)
+        self.websocket.send(hello)
+        if not wait_for_ready:
+            return True
+        try:
+            return await asyncio.wait_for(self.ready, 30.0)
+        except TimeoutError:
+            self.recorder.error("no ready")
+            return False
+
+    def _frame(self, opcode: int, payload: bytes) -> None:
+        try:
+            value = json.loads(payload)
+        except ValueError:
+            self.recorder.error("undecodable frame")
+            return
+        if value == "primus::server::close":
+            self.recorder.error("refused")
+            if self.ready is not None and not self.ready.done():
+                self.ready.set_result(False)
+            return
+        emit = value.get("emit") if isinstance(value, dict) else None
+        if not isinstance(emit, list) or not emit:
+            return
+        if emit[0] == "ready" and self.ready is not None and not self.ready.done():
+            self.ready.set_result(True)
+        elif emit[0] == "node-pong" and self.pong is not None and not self.pong.done():
+            self.pong.set_result(time.perf_counter())
+        elif emit[0] == "history" and self.on_history is not None and len(emit) > 1:
+            self.on_history(emit[1])
+
+    def send(self, frame: str, call: str, key: int | None = None) -> bool:
+        """Write one frame; counted as accepted (with ``key`` for the dashboards' loss count)."""
+        self.recorder.sent += 1
+        try:
+            if self.websocket is None:
+                raise ConnectionClosed("not connected")
+            self.websocket.send(frame)
+        except ConnectionClosed:
+            self.recorder.error("websocket closed")
+            return False
+        self.recorder.answer(call, True, "sent", 0.0, key)
+        return True
+
+    async def ping(self, frame: str, timeout: float = 5.0) -> float | None:
+        """Send ``node-ping`` and wait for its ``node-pong`` (go-ethereum waits 5 s); the round trip."""
+        self.pong = asyncio.get_running_loop().create_future()
+        started = time.perf_counter()
+        self.recorder.sent += 1
+        try:
+            self.websocket.send(frame)
+            answered = await asyncio.wait_for(self.pong, timeout)
+        except ConnectionClosed:
+            self.recorder.error("websocket closed")
+            return None
+        except TimeoutError:
+            self.recorder.error("no node-pong")
+            return None
+        elapsed = answered - started
+        self.recorder.answer("node-ping", True, "success", elapsed)
+        return elapsed
+
+    async def close(self) -> None:
+        if self.websocket is not None:
             await self.websocket.close()

@@ -4,6 +4,10 @@ Against a backend on this machine the agents' credentials are made directly in t
 database (it is the backend's when both run from the same settings): users ``<prefix>-00000``...
 with tokens issued here. Elsewhere give ``--user``/``--password`` of an agent user: every
 simulated agent gets its own token from ``--auth-url``.
+
+``--transport ethstats`` runs Ethereum nodes' built-in reporters instead (``--profile``:
+go-ethereum, besu, nethermind, reth) against the ethstats handler's listener (``--url``,
+default port 3000), each logging in as its local agent user, or all with ``--secret``.
 """
 
 import asyncio
@@ -13,11 +17,14 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from simulator.ethstats import PROFILES
 from simulator.runner import MODES, TRANSPORTS, Simulation, run_simulation
 from simulator.stats import Recorder
 from simulator.transports import Credentials
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+DEFAULT_URL = "http://127.0.0.1:4002"
+DEFAULT_ETHSTATS_URL = "http://127.0.0.1:3000"
 
 
 def local_auth_url() -> str:
@@ -35,7 +42,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("agents", type=int, help="How many agents.")
-        parser.add_argument("--url", default="http://127.0.0.1:4002", help="The handlers' listener.")
+        parser.add_argument(
+            "--url", default=DEFAULT_URL, help="The handlers' listener (ethstats: default port 3000)."
+        )
         parser.add_argument("--transport", choices=TRANSPORTS, default="rest")
         parser.add_argument("--mode", choices=MODES, default="realistic", help="Cadence, or max rate.")
         parser.add_argument("--duration", type=float, default=60.0, help="Seconds to run (default 60).")
@@ -45,6 +54,13 @@ class Command(BaseCommand):
         parser.add_argument("--prefix", default="sim", help="Name prefix of local users and agent ids.")
         parser.add_argument("--verify-tls", action="store_true", help="Check the auth certificate.")
         parser.add_argument("--window", type=int, default=16, help="WebSocket calls in flight per agent.")
+        parser.add_argument(
+            "--profile",
+            choices=list(PROFILES),
+            default="go-ethereum",
+            help="ethstats: the client to simulate.",
+        )
+        parser.add_argument("--secret", default="", help="ethstats: a shared secret (else per-node users).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         count = options["agents"]
@@ -52,7 +68,11 @@ class Command(BaseCommand):
             raise CommandError("agents: give at least 1")
         host = urlsplit(options["url"]).hostname or ""
         auth_url = options["auth_url"]
-        if options["user"]:
+        if options["transport"] == "ethstats" and options["url"] == DEFAULT_URL:
+            options["url"] = DEFAULT_ETHSTATS_URL
+        if options["transport"] == "ethstats" and options["secret"]:
+            credentials = []
+        elif options["user"]:
             credentials = [Credentials(options["user"], options["password"])]
             if not auth_url:
                 raise CommandError("--auth-url is needed to get tokens for --user")
@@ -77,6 +97,8 @@ class Command(BaseCommand):
             window=options["window"],
             stamp=False,
             id_prefix=options["prefix"],
+            profile=options["profile"],
+            secret=options["secret"],
         )
         last = {"accepted": 0, "at": 0.0}
 
