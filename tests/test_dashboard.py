@@ -1,141 +1,31 @@
 """The dashboard feed end to end: a real server, real WebSocket clients sending ``wssecret``.
 
 Messages reach the server's receivers through ``tests.plugins.InjectHandler``
-(``POST /test/inject``), served on the dashboard's listener.
+(``POST /test/inject``), served on the dashboard's listener (tests/dashboard_support.py).
 """
 
 import asyncio
 import json
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
 
-from handlers.models import CustomHandler
-from receivers.models import Receiver
-from tests.live import LiveBackend
-
-pytestmark = pytest.mark.usefixtures("live_db")
-
-SECRET = "dashboard-test-secret"
-FIXTURES = Path(__file__).parent / "fixtures" / "agent"
-WAIT = 15.0
-
-
-def sample(kind: str) -> dict:
-    """The ``data`` of the agent's sample call of this kind."""
-    return json.loads((FIXTURES / f"{kind}.json").read_text())["data"]
-
-
-def message(agent_id: str, data: dict, data_type: str = "ethereum_metrics") -> dict:
-    return {"agent_id": agent_id, "data_type": data_type, "data": data}
-
-
-def expected_frame(agent_id: str, data: dict) -> str:
-    return json.dumps({"agent_id": agent_id, "data": data}, ensure_ascii=False, separators=(",", ":"))
-
-
-INACTIVE_FRAME = (
-    '{"agent_id":"%s","data":{"type":"statistics","body":{"active":false,"gasPrice":null,'
-    '"hashrate":0,"mining":false,"peers":0,"syncing":null,"uptime":null}}}'
+from tests.dashboard_support import (
+    INACTIVE_FRAME,
+    SECRET,
+    dashboard,
+    expected_frame,
+    inject,
+    message,
+    nothing_more,
+    receive,
+    refused_status,
+    sample,
+    status_of,
+    wait_for_log,
 )
 
-
-@pytest.fixture
-def feed_rows():
-    """Only the dashboard receiver (known secret) and the inject handler run in the server."""
-    CustomHandler.objects.update(enabled=False)
-    Receiver.objects.exclude(name="dashboard").update(enabled=False)
-    row = Receiver.objects.get(name="dashboard")
-    row.options = {**row.options, "secret": SECRET}
-    row.save()
-    CustomHandler.objects.create(name="inject", class_path="tests.plugins.InjectHandler", options={})
-    return row
-
-
-@pytest.fixture
-def other_process():
-    """Starts a backend on its own free ports (the rows move; processes already running keep theirs)."""
-    started: list[LiveBackend] = []
-
-    def start(env: dict[str, str]) -> LiveBackend:
-        backend = LiveBackend(env=env)
-        backend.assign_ports()
-        started.append(backend)
-        return backend.start()
-
-    yield start
-    for backend in started:
-        backend.stop()
-
-
-@pytest.fixture
-def redis_env(redis_url, redis_prefix):
-    import redis
-
-    yield {"REDIS_URL": redis_url, "POA_REDIS_PREFIX": redis_prefix}
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{redis_prefix}:*"))
-    if keys:
-        client.delete(*keys)
-
-
-def inject(backend: LiveBackend, *items: dict) -> None:
-    request = urllib.request.Request(
-        backend.url("dashboard", scheme="http") + "/test/inject",  # no row lookup: runs in threads
-        data=json.dumps(list(items)).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=WAIT) as response:
-        assert response.status == 200
-
-
-def feed_url(backend: LiveBackend) -> str:
-    return backend.url("dashboard", scheme="ws") + "/ws"
-
-
-def dashboard(backend: LiveBackend, secret: str | None = SECRET):
-    headers = {} if secret is None else {"wssecret": secret}
-    return connect(feed_url(backend), additional_headers=headers, open_timeout=WAIT, max_queue=None)
-
-
-async def receive(socket, count: int) -> list[str]:
-    return [await asyncio.wait_for(socket.recv(), WAIT) for _ in range(count)]
-
-
-async def nothing_more(socket, seconds: float = 0.5) -> bool:
-    try:
-        await asyncio.wait_for(socket.recv(), seconds)
-    except TimeoutError:
-        return True
-    return False
-
-
-def wait_for_log(backend: LiveBackend, text: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while text not in backend.log:
-        assert time.monotonic() < deadline, f"{text!r} not logged:\n{backend.log}"
-        time.sleep(0.05)
-
-
-def status_of(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=WAIT) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-async def refused_status(backend: LiveBackend, secret: str | None) -> int:
-    with pytest.raises(InvalidStatus) as refused:
-        async with dashboard(backend, secret):
-            pass
-    return refused.value.response.status_code
+pytest_plugins = ["tests.dashboard_fixtures"]  # its fixtures: feed_rows, other_process, redis_env, ...
+pytestmark = pytest.mark.usefixtures("live_db")
 
 
 def test_wrong_and_missing_secret_are_refused_with_400(feed_rows, live_backend):

@@ -21,7 +21,7 @@ def make_hub(tmp_path, name="hub-test"):
 
 
 def catchup(backplane_) -> list[str]:
-    return asyncio.run(backplane_.acatchup())
+    return asyncio.run(backplane_.acatchup())[0]
 
 
 def test_a_subscriber_that_falls_behind_is_cut_off_alone(tmp_path):

@@ -36,11 +36,18 @@ logger = logging.getLogger(__name__)
 
 Latest = dict[str, dict[str, str]]  # kind -> agent id -> frame
 Deliver = Callable[[list[str]], None]
+Missed = Callable[[int | None], None]
+#: How a published batch that stands for lost frames starts (a frame always starts with "{").
+LOST_MARKER = "lost "
 
 #: Seconds between attempts to subscribe again after Redis was lost (doubling up to the second).
 RESUBSCRIBE_PAUSES = (0.25, 5.0)
 #: Seconds between prunes of the Redis catch-up by one process.
 PRUNE_INTERVAL = 1.0
+#: Seconds a process stops trying to share after Redis failed (its own dashboards are fed meanwhile).
+SHARE_RETRY_PAUSE = 1.0
+#: Bounds on waiting for Redis, so an unreachable one delays nothing for long.
+CLIENT_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 2.0, "health_check_interval": 15}
 
 
 @dataclass(frozen=True)
@@ -165,15 +172,21 @@ class Backplane:
         """Whether ``agent_id`` has a catch-up entry (an inactive frame for it means something)."""
         return False
 
-    async def acatchup(self) -> list[str]:
-        """The catch-up frames a dashboard connecting now gets, in order."""
-        return []
+    async def acatchup(self) -> tuple[list[str], int]:
+        """The catch-up frames a dashboard connecting now gets, in order, and the loss epoch they include.
 
-    async def listen(self, deliver: Deliver, resynced: Callable[[], None]) -> None:
+        The epoch counts the times a process could not publish frames (see ``listen``);
+        a catch-up of epoch ``e`` holds every frame those losses up to ``e`` missed.
+        """
+        return [], 0
+
+    async def listen(self, deliver: Deliver, missed: Missed) -> None:
         """Hand every batch another process publishes to ``deliver``; returns once that works.
 
-        ``resynced`` is called on the loop when the subscription came back after a loss:
-        batches published in between were missed.
+        ``missed`` is called on the loop when dashboards may have missed frames:
+        ``missed(None)`` when this process's subscription came back after a loss,
+        ``missed(e)`` when another process could not publish some frames, which the
+        catch-ups of epoch ``e`` and later hold.
         """
 
     async def stop_listening(self) -> None:
@@ -220,9 +233,9 @@ class LocalBackplane(Backplane):
         with _remembered_lock:
             return self._state().knows(agent_id, time.time())
 
-    async def acatchup(self) -> list[str]:
+    async def acatchup(self) -> tuple[list[str], int]:
         with _remembered_lock:
-            return self._state().frames(time.time())
+            return self._state().frames(time.time()), 0
 
     def close(self) -> None:
         with _remembered_lock:
@@ -252,10 +265,13 @@ class RedisBackplane(Backplane):
         self.channel = f"{base}:frames"
         self.keys = {kind: f"{base}:latest:{kind}" for kind in CATCHUP_KINDS}
         self.seen_key = f"{base}:seen"
+        self.epoch_key = f"{base}:lost"
         self.origin = uuid.uuid4().hex
         self._unshared = Catchup(bounds)
         self._unshared_lock = threading.Lock()
         self._next_prune = 0.0
+        self._share_again_at = 0.0
+        self._missed_frames = False  # a batch the other processes never got: tell them when Redis is back
         self._client: redis.Redis | None = None
         self._aclient: redis.asyncio.Redis | None = None
         self._listener: asyncio.Task | None = None
@@ -290,18 +306,30 @@ class RedisBackplane(Backplane):
     @property
     def client(self) -> redis.Redis:
         if self._client is None:
-            self._client = redis.Redis.from_url(self.url)
+            self._client = redis.Redis.from_url(self.url, socket_timeout=5.0, **CLIENT_OPTIONS)
         return self._client
 
     def share(self, frames: list[str], latest: Latest) -> None:
         entries = self._take_unshared(latest)
+        if time.monotonic() < self._share_again_at:
+            self._restore_unshared(entries)
+            raise redis.ConnectionError("Redis failed a moment ago; not tried again yet")
+        missed = self._missed_frames
         try:
-            pipe = self.client.pipeline(transaction=False)
+            # After a failure, the catch-up entries that failed and a new loss epoch go in together.
+            pipe = self.client.pipeline(transaction=missed)
             self._queue_writes(pipe, entries)
+            if missed:
+                pipe.incr(self.epoch_key)
             pipe.publish(self.channel, self.origin + "\n" + "\n".join(frames))
-            pipe.execute()
+            written = pipe.execute()
+            if missed:
+                self._missed_frames = False
+                self.client.publish(self.channel, self._lost_marker(written[-2]))
         except Exception:
             self._restore_unshared(entries)
+            self._missed_frames = True
+            self._share_again_at = time.monotonic() + SHARE_RETRY_PAUSE
             raise
         now = time.time()
         if now >= self._next_prune:
@@ -342,15 +370,19 @@ class RedisBackplane(Backplane):
     @property
     def aclient(self) -> redis.asyncio.Redis:
         if self._aclient is None:
-            self._aclient = redis.asyncio.Redis.from_url(self.url)
+            self._aclient = redis.asyncio.Redis.from_url(self.url, **CLIENT_OPTIONS)
         return self._aclient
 
-    async def acatchup(self) -> list[str]:
+    def _lost_marker(self, epoch: int) -> str:
+        return f"{self.origin}\n{LOST_MARKER}{epoch}"
+
+    async def acatchup(self) -> tuple[list[str], int]:
         async with self.aclient.pipeline(transaction=False) as pipe:
+            pipe.get(self.epoch_key)  # first: the hashes read next hold every loss up to it
             pipe.zrange(self.seen_key, 0, -1, withscores=True)
             for kind in CATCHUP_KINDS:
                 pipe.hgetall(self.keys[kind])
-            seen_list, *hashes = await pipe.execute()
+            epoch, seen_list, *hashes = await pipe.execute()
         now = time.time()
         seen = dict(seen_list)
         undated = {agent for frames in hashes for agent in frames if agent not in seen}
@@ -365,27 +397,32 @@ class RedisBackplane(Backplane):
             ),
             now,
         )
-        return catchup.frames(now)
+        return catchup.frames(now), int(epoch or 0)
 
     async def _share_unshared(self) -> None:
+        """Write what this process could not, and when it lost live frames tell the others."""
         entries = self._take_unshared()
+        missed = self._missed_frames
         try:
-            async with self.aclient.pipeline(transaction=False) as pipe:
+            async with self.aclient.pipeline(transaction=missed) as pipe:
                 self._queue_writes(pipe, entries)
-                await pipe.execute()
+                if missed:
+                    pipe.incr(self.epoch_key)
+                written = await pipe.execute()
+            if missed:
+                self._missed_frames = False
+                await self.aclient.publish(self.channel, self._lost_marker(written[-1]))
         except Exception:
             self._restore_unshared(entries)
             raise
 
-    async def listen(self, deliver: Deliver, resynced: Callable[[], None]) -> None:
+    async def listen(self, deliver: Deliver, missed: Missed) -> None:
         if self._listener is None or self._listener.done():
             self._listening = asyncio.get_running_loop().create_future()
-            self._listener = asyncio.create_task(self._listen(deliver, resynced, self._listening))
+            self._listener = asyncio.create_task(self._listen(deliver, missed, self._listening))
         await asyncio.shield(self._listening)
 
-    async def _listen(
-        self, deliver: Deliver, resynced: Callable[[], None], listening: asyncio.Future
-    ) -> None:
+    async def _listen(self, deliver: Deliver, missed: Missed, listening: asyncio.Future) -> None:
         """Subscribe, and after a loss subscribe again (with growing pauses) until stopped."""
         origin = self.origin.encode()
         pause = RESUBSCRIBE_PAUSES[0]
@@ -398,16 +435,25 @@ class RedisBackplane(Backplane):
                         if listening.done():
                             # Subscribed again (after our retry or redis-py's own reconnection):
                             # whatever was published in between never reached this process.
+                            self._share_again_at = 0.0  # Redis answers: the worker may share again
                             await self._share_unshared()
                             logger.warning("dashboard feed: Redis subscription back; dashboards reconnect")
-                            resynced()
+                            missed(None)
                         else:
                             listening.set_result(None)  # confirmed: from here on no batch is missed
                         pause = RESUBSCRIBE_PAUSES[0]
                     elif message["type"] == "message":
                         sender, _, body = message["data"].partition(b"\n")
-                        if sender != origin:
-                            deliver(body.decode("utf-8").split("\n"))
+                        if sender == origin:
+                            continue
+                        text = body.decode("utf-8")
+                        if text.startswith(LOST_MARKER):
+                            logger.warning(
+                                "dashboard feed: another process lost frames; dashboards reconnect"
+                            )
+                            missed(int(text.removeprefix(LOST_MARKER)))
+                        else:
+                            deliver(text.split("\n"))
                 raise ConnectionError("subscription ended")
             except asyncio.CancelledError:
                 raise

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Close code when the feed cannot start (Redis unreachable): the dashboard retries later.
-UNAVAILABLE_CODE = 1011
+UNAVAILABLE_CODE = FEED_LOST_CODE
 
 
 class DashboardConsumer(DatabaseFreeConsumer):
@@ -48,11 +48,8 @@ class DashboardConsumer(DatabaseFreeConsumer):
             return
         outbox = self.receiver.new_outbox()
         try:
-            # Subscribe before reading the catch-up: a frame in between may come twice, never not at all.
-            await self.receiver.hub.subscribe(outbox)
-            catchup = await self.receiver.acatchup_frames()
+            catchup = await self.receiver.hub.subscribe(outbox)
         except Exception as exc:
-            self.receiver.hub.unsubscribe(outbox)
             logger.warning("dashboard %s: %s feed unavailable: %s", self.receiver.name, self.kind, exc)
             await self.accept()
             await self.close(code=UNAVAILABLE_CODE)

@@ -21,12 +21,14 @@ from receivers.dashboard.backplane import Backplane
 
 logger = logging.getLogger(__name__)
 
-#: Close code for a subscriber whose outbox overflowed ("try again later": reconnect and catch up).
-OVERFLOW_CODE = 1013
-#: Close code when the receiver stops (disabled, reconfigured, server stopping).
-GOING_AWAY_CODE = 1001
-#: Close code when frames may have been missed (Redis lost and back, a send that failed): reconnect.
-FEED_LOST_CODE = 1011
+# Close codes: 4000 + the standard code they stand for (the WebSocket server sends only 1000 and
+# 3000-4999). Each one tells the dashboard to reconnect and take a fresh catch-up.
+#: The subscriber's outbox overflowed (1013, try again later).
+OVERFLOW_CODE = 4013
+#: The receiver stops: disabled, reconfigured, server stopping (1001, going away).
+GOING_AWAY_CODE = 4001
+#: Frames may have been missed: Redis was lost and is back, or a send failed (1011, server error).
+FEED_LOST_CODE = 4011
 
 FEED_EVENTS = Counter(
     "poa_dashboard_feed_events",
@@ -95,6 +97,8 @@ class Outbox:
         self.frames: deque[str] = deque()
         self.size = 0
         self.closed_code: int | None = None
+        #: The loss epoch of this subscriber's catch-up (see ``Backplane.acatchup``).
+        self.epoch = -1
         self._ready = asyncio.Event()
 
     def put(self, frames: list[str], size: int) -> int:
@@ -148,11 +152,21 @@ class Hub:
 
     # On the event loop.
 
-    async def subscribe(self, outbox: Outbox) -> None:
-        """Start giving ``outbox`` every frame (from this process and, with Redis, from the others)."""
+    async def subscribe(self, outbox: Outbox) -> list[str]:
+        """Start giving ``outbox`` every frame (from this process and, with Redis, from the others);
+        returns the catch-up to send first. Raises when the feed is unavailable (Redis away).
+
+        Subscribed before the catch-up is read: a frame in between may come twice, never not at all.
+        """
         self.loop = asyncio.get_running_loop()
-        await self.backplane.listen(self.fan_out, self._resynced)
+        await self.backplane.listen(self.fan_out, self._missed)
         self.outboxes.add(outbox)
+        try:
+            frames, outbox.epoch = await self.backplane.acatchup()
+        except BaseException:
+            self.outboxes.discard(outbox)
+            raise
+        return frames
 
     def unsubscribe(self, outbox: Outbox) -> None:
         self.outboxes.discard(outbox)
@@ -172,9 +186,13 @@ class Hub:
             outbox.close(code)
         self.outboxes.clear()
 
-    def _resynced(self) -> None:
-        """Redis is back after a loss: subscribers may have missed frames, so reconnect and catch up."""
-        self.close_all(FEED_LOST_CODE)
+    def _missed(self, epoch: int | None) -> None:
+        """Subscribers may have missed frames (all of them, or those whose catch-up is older than
+        ``epoch``): they are closed, so they reconnect and catch up."""
+        for outbox in list(self.outboxes):
+            if epoch is None or outbox.epoch < epoch:
+                outbox.close(FEED_LOST_CODE)
+                self.outboxes.discard(outbox)
 
     # On the receiver's worker thread.
 

@@ -93,12 +93,6 @@ class DashboardReceiver(ReceiverPlugin):
         """The web dashboard page (receivers/dashboard/page.py)."""
         return page_urls(self)
 
-    # Catch-up: per agent (sorted by id), its latest information frame, then its latest statistics frame.
-
-    async def acatchup_frames(self) -> list[str]:
-        """The catch-up a dashboard connecting now gets (on the event loop; may ask Redis)."""
-        return await self.hub.backplane.acatchup()
-
     # Receiver hooks (worker thread).
 
     def handle_messages(self, messages: list[Message]) -> None:
