@@ -1,6 +1,6 @@
 """``python -m bench SCENARIO [SCENARIO ...] [options]``: run scenarios, print a table, write JSON.
 
-Scenarios: floor, rest, ws, fanout, storage, realistic, workers, memory, or ``all``.
+Scenarios: floor, rest, ws, fanout, storage, realistic, workers, memory, ethstats, or ``all``.
 Every scenario starts its own server on free 127.0.0.1 ports and stops by itself.
 Results go to bench/results/<time>.json (and latest.json).
 """
@@ -17,7 +17,7 @@ from bench.scenarios import SCENARIOS, Options
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: ``all`` runs the floor first, so every later throughput has its ratio.
-ALL = ["floor", "rest", "ws", "workers", "fanout", "storage", "realistic", "memory"]
+ALL = ["floor", "rest", "ws", "workers", "fanout", "storage", "realistic", "memory", "ethstats"]
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:

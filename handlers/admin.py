@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from handlers.auth import accounts
-from handlers.models import AgentUser, BannedToken, CustomHandler
+from handlers.models import AgentUser, BannedToken, CustomHandler, NodeTransport
 from poa_backend.core.plugins import listener_from_options
 
 
@@ -109,3 +109,19 @@ class BannedTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Purge every expired banned token")
     def purge_expired(self, request: HttpRequest, queryset: QuerySet) -> None:
         self.message_user(request, f"{accounts.purge_expired_bans()} expired banned token(s) purged.")
+
+
+@admin.register(NodeTransport)
+class NodeTransportAdmin(admin.ModelAdmin):
+    """Recorded by the handlers as nodes announce themselves; read-only here."""
+
+    list_display = ["agent_id", "transport", "client", "user_name", "last_seen"]
+    list_filter = ["transport"]
+    search_fields = ["agent_id", "client", "user_name"]
+    readonly_fields = ["agent_id", "transport", "client", "user_name", "last_seen"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: NodeTransport | None = None) -> bool:
+        return False

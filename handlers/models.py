@@ -57,3 +57,45 @@ class BannedToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.jti} ({self.user_name})"
+
+
+class NodeTransport(models.Model):
+    """Which transport a node (an agent id) reports over, and the client it runs, as last seen.
+
+    The handlers record it when a node announces itself (an ethstats ``hello``); the admin
+    lists it, so an operator sees which nodes are POA agents and which are clients' own
+    ethstats reporters, and which client and version each runs.
+    """
+
+    REST = "rest"
+    AGENT_SOCKET = "agent_socket"
+    ETHSTATS = "ethstats"
+    TRANSPORTS = [(REST, "REST"), (AGENT_SOCKET, "agent socket"), (ETHSTATS, "ethstats")]
+
+    agent_id = models.CharField("node", max_length=256, unique=True)
+    transport = models.CharField(max_length=20, choices=TRANSPORTS)
+    client = models.CharField(max_length=200, blank=True, help_text="What the node says it runs.")
+    user_name = models.CharField(
+        max_length=150, blank=True, help_text="The agent user it logged in as (empty: a shared secret)."
+    )
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["agent_id"]
+        verbose_name = "node transport"
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} ({self.get_transport_display()})"
+
+    @classmethod
+    def record(cls, agent_id: str, transport: str, client: str = "", user_name: str = "") -> None:
+        """Note the node's transport and client now (one upsert)."""
+        cls.objects.update_or_create(
+            agent_id=agent_id,
+            defaults={
+                "transport": transport,
+                "client": client[:200],
+                "user_name": user_name,
+                "last_seen": timezone.now(),
+            },
+        )

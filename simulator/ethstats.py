@@ -452,6 +452,8 @@ PROFILES: dict[str, type[Profile]] = {
 #: every 15 s; a block on each new head (about every 5 s here, as the POA chain's).
 REPORT_INTERVAL = 15.0
 BLOCK_INTERVAL = 5.0
+#: Seconds between the first and the last node seeing a new head.
+PROPAGATION = 1.0
 #: The chain head of every simulated node: one network, one head.
 GENESIS_TIME = 1_700_000_000.0
 FIRST_BLOCK = 22_000_000
@@ -502,13 +504,16 @@ class SimulatedNode:
         self.transport.send(self.profile.stats(self.state), "stats")
 
     async def run(self, stop_at: float) -> None:
-        """Report on the cadence until ``stop_at`` (monotonic); a block whenever the head moves."""
-        seen = head_at(time.time())
-        frame, key = self._block_frame(seen)
-        self.transport.send(frame, "block", key)
+        """Report on the cadence until ``stop_at`` (monotonic); a block whenever the head moves.
+
+        Each node sees a new head ``lag`` seconds after it is made (propagation: up to
+        ``PROPAGATION`` apart), so a thousand nodes do not send each block at one instant.
+        """
+        lag = random.uniform(0, PROPAGATION)
+        seen = head_at(time.time() - lag)  # the first block goes out at the next head
         next_report = time.monotonic() + random.uniform(0, REPORT_INTERVAL)
         while time.monotonic() < stop_at:
-            head = head_at(time.time())
+            head = head_at(time.time() - lag)
             if head != seen:
                 seen = head
                 frame, key = self._block_frame(head)
@@ -516,6 +521,6 @@ class SimulatedNode:
             if time.monotonic() >= next_report:
                 next_report += REPORT_INTERVAL
                 await self.report()
-            next_head = GENESIS_TIME + (head_at(time.time()) - FIRST_BLOCK + 1) * BLOCK_INTERVAL
-            delay = min(next_report - time.monotonic(), next_head - time.time() + random.uniform(0, 0.2))
+            next_head = GENESIS_TIME + (seen - FIRST_BLOCK + 1) * BLOCK_INTERVAL + lag
+            delay = min(next_report - time.monotonic(), next_head - time.time())
             await asyncio.sleep(max(0.0, min(delay, stop_at - time.monotonic())))

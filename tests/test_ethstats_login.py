@@ -7,7 +7,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from handlers.auth import accounts
-from handlers.models import AgentUser
+from handlers.models import AgentUser, NodeTransport
 from simulator.ethstats import Besu, GoEthereum, Nethermind, NodeState, block_at
 from tests.agent_client import create_agent_user
 from tests.ethstats_support import (
@@ -166,3 +166,30 @@ def test_a_ban_or_deactivation_ends_the_session(backend):
                 assert closed.value.rcvd.code == 4003
 
     asyncio.run(scenario())
+
+
+def test_the_admin_shows_each_nodes_transport_and_client(backend, admin_client):
+    create_agent_user("geth-admin", "pw-admin")
+
+    async def scenario():
+        for node in (GoEthereum("geth-admin", "pw-admin"), Nethermind("nm-admin", SHARED_SECRET)):
+            async with open_node(backend) as socket:
+                assert await login(socket, node.hello()) == READY
+
+    asyncio.run(scenario())
+    rows = {row.agent_id: row for row in NodeTransport.objects.all()}
+    geth, nethermind = rows["geth-admin"], rows[Nethermind("nm-admin", "").node_id]
+    assert (geth.transport, geth.client, geth.user_name) == (
+        "ethstats",
+        "Geth/v1.16.1-stable-12b4131f/linux-amd64/go1.24.4",
+        "geth-admin",
+    )
+    assert (nethermind.transport, nethermind.client, nethermind.user_name) == (
+        "ethstats",
+        "Nethermind/v1.33.0/linux-x64/dotnet9.0.5",
+        "",
+    )
+    page = admin_client.get("/admin/handlers/nodetransport/")
+    assert page.status_code == 200
+    assert b"geth-admin" in page.content
+    assert b"Geth/v1.16.1-stable-12b4131f/linux-amd64/go1.24.4" in page.content

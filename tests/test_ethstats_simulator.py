@@ -25,14 +25,14 @@ def test_simulated_nodes_of_every_profile_reach_the_feed(live_backend, recording
                     agents=3,
                     credentials=[],
                     transport="ethstats",
-                    duration=1.0,
+                    duration=7.0,
                     profile=profile,
                     secret=SHARED_SECRET,
                     id_prefix=f"sim-{profile}",
                 )
                 recorder = await run_simulation(simulation)
                 assert recorder.errors == {}, (profile, recorder.errors)
-                assert recorder.by_call["block"] == 3, profile
+                assert recorder.by_call["block"] >= 3, profile  # one per node per head (every 5 s)
                 blocks = 0
                 while blocks < 3:
                     frame = json.loads(await asyncio.wait_for(feed.recv(), WAIT))

@@ -142,13 +142,27 @@ def check_login(hello: Hello, address: str, secrets: list[str]) -> Login:
         if user is not None and not user.is_active:
             raise LoginRefused(USER_INACTIVE)
         if user is not None and _password_matches(user, hello.secret):
-            return Login(hello, user.name, user.created_at)
+            return _accepted(Login(hello, user.name, user.created_at))
         if _is_shared(hello.secret, secrets):
-            return Login(hello, user.name if user else "", user.created_at if user else None)
+            return _accepted(Login(hello, user.name if user else "", user.created_at if user else None))
         raise LoginRefused(BAD_SECRET)
     except LoginRefused:
         throttle.record_failure(None, None)
         raise
+
+
+def _accepted(login: Login) -> Login:
+    """Note the node's transport and client for the admin."""
+    from handlers.models import NodeTransport
+
+    client = login.hello.info.get("node")
+    NodeTransport.record(
+        login.hello.node_id,
+        NodeTransport.ETHSTATS,
+        client if isinstance(client, str) else "",
+        login.user_name,
+    )
+    return login
 
 
 def record_failure(address: str) -> None:
