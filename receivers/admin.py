@@ -1,14 +1,16 @@
 from datetime import UTC, datetime
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from poa_backend.core.message import Message
+from poa_backend.core.signals import DeliveryRefused
 from receivers import out_of_band
 from receivers.dispatch import dispatcher
-from receivers.models import EthereumStatistics, Receiver, SystemStatistics
+from receivers.models import DeadLetter, EthereumStatistics, Receiver, SystemStatistics
 
 
 class OutOfBandForm(forms.Form):
@@ -28,6 +30,7 @@ class ReceiverAdmin(admin.ModelAdmin):
         "failures",
         "dropped",
         "queue_depth",
+        "delivery",
         "figures",
         "last_error",
     ]
@@ -65,6 +68,14 @@ class ReceiverAdmin(admin.ModelAdmin):
     def queue_depth(self, row: Receiver) -> object:
         running = dispatcher.get(row.name)
         return running.queue.qsize() if running else "-"
+
+    @admin.display(description="delivery (this process)")
+    def delivery(self, row: Receiver) -> str:
+        """Spool depth and bytes, oldest undelivered age, retries, dead letters, refusals."""
+        running = dispatcher.get(row.name)
+        if running is None:
+            return "-"
+        return ", ".join(f"{name} {value:g}" for name, value in running.figures().items())
 
     @admin.action(description="Send an out-of-band message to the selected receivers")
     def send_out_of_band(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
@@ -144,3 +155,38 @@ class EthereumStatisticsAdmin(StatisticsAdmin):
 @admin.register(SystemStatistics)
 class SystemStatisticsAdmin(StatisticsAdmin):
     list_display = ["date", "agent_id", "cpu_load", "disk_usage", "memory_usage"]
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    """Messages a sink refused, with its error; "replay" hands them to their receiver again."""
+
+    list_display = ["created_at", "receiver", "agent_id", "data_type", "error"]
+    list_filter = ["receiver", "data_type"]
+    search_fields = ["agent_id", "error"]
+    readonly_fields = ["created_at", "receiver", "agent_id", "data_type", "message", "error"]
+    actions = ["replay"]
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False
+
+    @admin.action(description="Replay the selected dead letters (hand them to their receiver again)")
+    def replay(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Each letter goes back into its receiver's spool in this process and is deleted here;
+        should the sink refuse it again, it comes back as a new dead letter."""
+        replayed, not_running = 0, set()
+        for letter in queryset.order_by("created_at"):
+            try:
+                if dispatcher.replay(letter.receiver, [Message(**letter.message)]):
+                    letter.delete()
+                    replayed += 1
+                else:
+                    not_running.add(letter.receiver)
+            except DeliveryRefused as exc:
+                self.message_user(request, f"Stopped: {exc}", messages.ERROR)
+                break
+        self.message_user(request, f"{replayed} dead letters replayed.")
+        if not_running:
+            self.message_user(
+                request, f"Not running in this process: {', '.join(sorted(not_running))}.", messages.WARNING
+            )

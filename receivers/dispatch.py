@@ -1,14 +1,27 @@
 """Delivery: every accepted message to every enabled receiver subscribed to its metric type.
 
-The signal handlers below only put the message on each subscriber's bounded
-queue and return, so agents never wait on receivers. Each receiver's worker
-thread takes batches off its queue in order (per agent, the order the agent
-sent). A supervisor thread re-reads the Receiver rows every
-``CONFIG_REFRESH_INTERVAL``, so admin edits apply without a restart.
+The signal handlers below put the message on each subscriber's queue and return,
+so agents never wait on receivers. A receiver that is not durable (the live feed)
+has a bounded queue in memory: when it is full the message is counted and dropped
+for that receiver. A durable receiver (statistics storage, DynamoDB) has a spool on
+disk (``receivers.spool``): the message is committed there before the handler
+answers, and a full spool refuses the message (``DeliveryRefused``) so the handler
+tells the agent to send it again rather than answering success for a message that
+would be lost.
+
+Each receiver's worker thread takes runs off the head of its queue in order (per
+agent, the order the agent sent) and removes them only once handled. For a durable
+receiver a transient failure (the sink is away) is retried with capped exponential
+back-off and jitter while the spool grows; a message the sink refuses goes to the
+dead letters (``DeadLetter`` rows, replayable from the admin) and delivery goes on.
+A supervisor thread re-reads the Receiver rows every ``CONFIG_REFRESH_INTERVAL``,
+so admin edits apply without a restart.
 """
 
+import json
 import logging
-import queue
+import random
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -22,8 +35,16 @@ from poa_backend.core import receiver as base
 from poa_backend.core.conf import poa_settings
 from poa_backend.core.lifecycle import Loop
 from poa_backend.core.message import Message
+from poa_backend.core.signals import DeliveryRefused
+from receivers import delivery_metrics, spool
+from receivers.received_time import AcceptanceClock
 
 logger = logging.getLogger(__name__)
+
+#: Longest sleep of an idle worker between two looks at its queue (appends wake it at once).
+IDLE_WAIT = 1.0
+#: Longest text of an error kept with a dead letter.
+ERROR_MAX_LENGTH = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +57,38 @@ class OutOfBand:
     payload: Any
 
 
-_STOP = object()
+Event = Message | Inactive | OutOfBand
+
+
+def encode(event: Event) -> bytes:
+    """The spooled form of an event (JSON: a message's data is JSON by the intake check)."""
+    if isinstance(event, Message):
+        value: dict[str, Any] = {"message": message_fields(event)}
+    elif isinstance(event, Inactive):
+        value = {"inactive": event.agent_id}
+    else:
+        value = {"out_of_band": event.payload}
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
+def decode(body: bytes) -> Event:
+    value = json.loads(body)
+    if "message" in value:
+        return Message(**value["message"])
+    if "inactive" in value:
+        return Inactive(value["inactive"])
+    return OutOfBand(value["out_of_band"])
+
+
+def message_fields(message: Message) -> dict[str, Any]:
+    return {
+        "agent_id": message.agent_id,
+        "data_type": message.data_type,
+        "data": message.data,
+        "message_type": message.message_type,
+        "accepted_at": message.accepted_at,
+        "assigns": message.assigns,
+    }
 
 
 @dataclass
@@ -44,29 +96,43 @@ class ReceiverStats:
     delivered: int = 0
     failures: int = 0
     dropped: int = 0
+    refused: int = 0
+    retries: int = 0
+    dead_letters: int = 0
     batches: int = 0
     last_error: str = ""
     last_error_at: float | None = None
-    _last_drop_log: float = field(default=float("-inf"), repr=False)
+    _last_log: dict[str, float] = field(default_factory=dict, repr=False)
 
 
 class RunningReceiver:
-    """A receiver instance with its bounded queue and the worker thread that drains it."""
+    """A receiver instance with its queue (a spool when durable) and the worker thread that drains it."""
 
-    def __init__(self, name: str, signature: tuple, instance: base.ReceiverPlugin) -> None:
+    def __init__(
+        self,
+        name: str,
+        signature: tuple,
+        instance: base.ReceiverPlugin,
+        queue: spool.MemoryQueue | spool.Spool | None = None,
+        predecessor: "RunningReceiver | None" = None,
+    ) -> None:
         self.name = name
         self.signature = signature
         self.instance = instance
+        self.durable = bool(instance.durable)
         self.stats = ReceiverStats()
         options = instance.options
         self.batch_size = int(
             options.get("batch_size") or instance.batch_size or poa_settings.RECEIVER_BATCH_SIZE
         )
-        self.queue: queue.Queue = queue.Queue(
+        self.queue = queue or spool.MemoryQueue(
             int(options.get("queue_size") or instance.queue_size or poa_settings.RECEIVER_QUEUE_SIZE)
         )
         self.linger = float(options.get("linger", instance.linger))
+        #: The instance this one replaces on the same spool: it must be done before this one reads.
+        self.predecessor = predecessor
         self._next_batch_at = 0.0
+        self._stop_requested = threading.Event()
         self._abandon = threading.Event()
         self._ready = False
         self.thread = threading.Thread(target=self._run, name=f"receiver-{name}", daemon=True)
@@ -74,34 +140,66 @@ class RunningReceiver:
     def start(self) -> None:
         self.thread.start()
 
-    def offer(self, item: object) -> None:
-        """Queue an item without blocking; a full queue is counted and logged, never silent."""
+    def offer(self, item: Event) -> None:
+        """Queue an item without blocking; a full memory queue is counted and logged, never silent."""
         try:
-            self.queue.put_nowait(item)
-        except queue.Full:
+            if self.durable:  # presence and out-of-band events are few and small: never refused
+                self.queue.append(encode(item), bounded=False)
+            else:
+                self.queue.append(item)
+        except (spool.Full, sqlite3.Error):
             self.stats.dropped += 1
             metrics.event_dropped(self.name)
-            now = time.monotonic()
-            if now - self.stats._last_drop_log > 1.0:
-                self.stats._last_drop_log = now
-                logger.warning(
-                    "receiver %s: queue full (%d), dropped %d so far",
-                    self.name,
-                    self.queue.maxsize,
-                    self.stats.dropped,
-                )
+            self._log_now_and_then(
+                "full", "receiver %s: queue full, dropped %d so far", self.name, self.stats.dropped
+            )
+
+    def spool(self, body: bytes) -> None:
+        """Commit an encoded message to this durable receiver's spool; ``DeliveryRefused`` when full."""
+        try:
+            self.queue.append(body)
+            return
+        except spool.Full:
+            reason = "spool full"
+        except sqlite3.Error as exc:  # the disk is full or failing: refuse, never answer success
+            reason = f"spool not written: {exc}"
+        self.stats.refused += 1
+        delivery_metrics.REFUSED.labels(receiver=self.name).inc()
+        self._log_now_and_then(
+            "refused", "receiver %s: %s, refused %d messages so far", self.name, reason, self.stats.refused
+        )
+        raise DeliveryRefused(self.name)
+
+    def has_room(self, size: int) -> bool:
+        queue = self.queue
+        return not isinstance(queue, spool.Spool) or queue.bytes + size <= queue.max_bytes
+
+    def figures(self) -> dict[str, float]:
+        """Delivery figures for operators: queue depth (and bytes), oldest age, retries, dead letters."""
+        return {
+            **self.queue.figures(),
+            "retries": self.stats.retries,
+            "dead_letters": self.stats.dead_letters,
+            "refused": self.stats.refused,
+            "dropped": self.stats.dropped,
+        }
 
     def request_stop(self) -> None:
-        """Let the worker drain what is queued, then terminate."""
-        threading.Thread(target=self.queue.put, args=(_STOP,), daemon=True).start()
+        """Let the worker drain its queue, then terminate."""
+        self._stop_requested.set()
+        self.queue.ready.set()
 
     def retire(self) -> None:
-        """Replaced or disabled: drain what is queued without waiting out outages, then terminate."""
+        """Replaced or disabled. A memory queue is drained without waiting out outages; a spool is
+        left as it is (the successor, or the row's next enabling, delivers it)."""
+        if self.durable:
+            self.abandon()
+            return
         self.instance.stopping.set()
         self.request_stop()
 
     def abandon(self) -> None:
-        """Skip whatever is still queued and terminate now."""
+        """Stop after the current call; what is still queued stays (in the spool, if durable)."""
         self._abandon.set()
         self.instance.stopping.set()
         self.request_stop()
@@ -110,75 +208,198 @@ class RunningReceiver:
 
     def _run(self) -> None:
         try:
+            if self.predecessor is not None:
+                self.predecessor.thread.join()  # one reader per spool
+                self.predecessor = None
             while not self._abandon.is_set():
-                items = [self.queue.get()]
+                self.queue.ready.clear()
+                entries = self.queue.peek(self.batch_size)
+                if not entries:
+                    if self._stop_requested.is_set():
+                        return
+                    self.queue.ready.wait(IDLE_WAIT)
+                    continue
                 # A lingering receiver waits, up to ``linger`` after its last batch, for a full batch.
-                if self.queue.qsize() < self.batch_size - 1:
-                    self._abandon.wait(self._next_batch_at - time.monotonic())
+                if len(entries) < self.batch_size and not self._stop_requested.is_set():
+                    if self._abandon.wait(self._next_batch_at - time.monotonic()):
+                        return
+                    entries = self.queue.peek(self.batch_size)
                 self._next_batch_at = time.monotonic() + self.linger
-                while len(items) < self.batch_size:
-                    try:
-                        items.append(self.queue.get_nowait())
-                    except queue.Empty:
-                        break
-                if not self._deliver(items):
+                done = self._deliver(entries)
+                if done:
+                    self.queue.remove(entries[done - 1][0])
+                if done < len(entries):
                     return
         finally:
             self._call("terminate", self.instance.terminate)
             close_old_connections()
 
-    def _deliver(self, items: list[object]) -> bool:
-        """Hand a run of queued items to the hooks; False once the stop marker is reached."""
+    def _deliver(self, entries: list) -> int:
+        """Hand a run of queued entries to the hooks; returns how many were handled (all of them,
+        unless the receiver was stopped while waiting out an outage)."""
         close_old_connections()
-        if not self._ready:
-            self._ready = self._call("setup", self.instance.setup)
-        messages: list[Message] = []
-        for item in items:
-            if isinstance(item, Message):
-                messages.append(item)
+        try:
+            self._set_up()
+        except base.Stopping:
+            return 0
+        run: list[Message] = []
+        run_start = 0
+        for index, (_, _, item) in enumerate(entries):
+            event = decode(item) if self.durable else item
+            if isinstance(event, Message):
+                if not run:
+                    run_start = index
+                run.append(event)
                 continue
-            self._handle_batch(messages)
-            messages = []
-            if item is _STOP or self._abandon.is_set():
-                return False
-            if isinstance(item, Inactive):
-                self._call("handle_inactive", self.instance.handle_inactive, item.agent_id)
-            elif isinstance(item, OutOfBand):
-                self._call("handle_out_of_band", self.instance.handle_out_of_band, item.payload)
-        self._handle_batch(messages)
-        return True
+            if not self._handle_run(run):
+                return run_start
+            run = []
+            if self._abandon.is_set():
+                return index
+            if isinstance(event, Inactive):
+                self._call("handle_inactive", self.instance.handle_inactive, event.agent_id)
+            else:
+                self._call("handle_out_of_band", self.instance.handle_out_of_band, event.payload)
+        if not self._handle_run(run):
+            return run_start
+        return len(entries)
 
-    def _handle_batch(self, messages: list[Message]) -> None:
-        """One call for the batch; if it raises, one call per message, so one bad message
-        costs only itself (counted and logged) and the rest of the batch is delivered."""
+    def _set_up(self) -> None:
+        """``setup`` once; a durable receiver retries it (with back-off) until it succeeds."""
+        attempt = 0
+        while not self._ready:
+            try:
+                self.instance.setup()
+                self._ready = True
+            except base.Stopping:
+                raise
+            except Exception as exc:
+                self._note_error("setup", exc)
+                if not self.durable:
+                    return
+                attempt += 1
+                self._back_off(attempt)
+
+    def _handle_run(self, messages: list[Message]) -> bool:
+        """Deliver consecutive messages; False when the receiver was stopped meanwhile (they stay)."""
         if not messages:
-            return
+            return True
         started = time.perf_counter()
-        if not self._ready:
-            failed = len(messages)
-        elif self._call("handle_messages", self.instance.handle_messages, messages):
-            failed = 0
-        elif len(messages) == 1:
-            failed = 1
-        else:
-            failed = sum(
-                not self._call("handle_messages", self.instance.handle_messages, [message])
-                for message in messages
-            )
+        try:
+            failed = self._store(messages) if self.durable else self._handle_batch(messages)
+        except base.Stopping:
+            return False
         self.stats.delivered += len(messages) - failed
         self.stats.failures += failed
         self.stats.batches += 1
         metrics.batch_handled(self.name, len(messages) - failed, failed, time.perf_counter() - started)
+        return True
+
+    def _handle_batch(self, messages: list[Message]) -> int:
+        """One call for the batch; if it raises, one call per message, so one bad message
+        costs only itself (counted and logged) and the rest of the batch is delivered."""
+        if not self._ready:
+            return len(messages)
+        if self._call("handle_messages", self.instance.handle_messages, messages):
+            return 0
+        if len(messages) == 1:
+            return 1
+        return sum(
+            not self._call("handle_messages", self.instance.handle_messages, [message])
+            for message in messages
+        )
+
+    def _store(self, messages: list[Message]) -> int:
+        """A durable receiver's run: retried until the sink took it; a message it refuses (found
+        by handing the run over one message at a time) becomes a dead letter. Returns those."""
+        refusal = self._attempt(messages)
+        if refusal is None:
+            return 0
+        if len(messages) == 1:
+            self._dead_letter(messages[0], refusal)
+            return 1
+        refused = 0
+        for message in messages:
+            refusal = self._attempt([message])
+            if refusal is not None:
+                self._dead_letter(message, refusal)
+                refused += 1
+        return refused
+
+    def _attempt(self, messages: list[Message]) -> Exception | None:
+        """``handle_messages`` until it returns (None) or fails for good (that failure)."""
+        attempt = 0
+        while True:
+            try:
+                self.instance.handle_messages(messages)
+                return None
+            except base.Stopping:
+                raise
+            except Exception as exc:
+                self._note_error("handle_messages", exc)
+                if not self.instance.is_transient(exc):
+                    return exc
+            attempt += 1
+            self._back_off(attempt)
+
+    def _dead_letter(self, message: Message, refusal: Exception) -> None:
+        """Keep a refused message with its error (retried until the database takes the row)."""
+        from receivers.models import DeadLetter
+
+        attempt = 0
+        while True:
+            try:
+                DeadLetter.objects.create(
+                    receiver=self.name,
+                    agent_id=str(message.agent_id)[:255],
+                    data_type=str(message.data_type)[:255],
+                    message=json.loads(encode(message))["message"],
+                    error=f"{type(refusal).__name__}: {refusal}"[:ERROR_MAX_LENGTH],
+                )
+                break
+            except Exception as exc:
+                self._note_error("dead letter", exc)
+            attempt += 1
+            self._back_off(attempt)
+        self.stats.dead_letters += 1
+        delivery_metrics.DEAD_LETTERS.labels(receiver=self.name).inc()
+        logger.error(
+            "receiver %s: a message of agent %r refused, kept as a dead letter: %s",
+            self.name,
+            message.agent_id,
+            refusal,
+        )
+
+    def _back_off(self, attempt: int) -> None:
+        """Capped exponential back-off with jitter; ``Stopping`` when the receiver is stopped."""
+        self.stats.retries += 1
+        delivery_metrics.RETRIES.labels(receiver=self.name).inc()
+        initial = float(poa_settings.RECEIVER_RETRY_INITIAL_DELAY)
+        cap = float(poa_settings.RECEIVER_RETRY_MAX_DELAY)
+        delay = min(cap, initial * 2 ** min(attempt - 1, 30)) * random.uniform(0.5, 1.0)
+        close_old_connections()  # a connection the outage broke is replaced on the next try
+        self.instance.wait(delay)
 
     def _call(self, hook: str, method: Any, *args: Any) -> bool:
         try:
             method(*args)
             return True
         except Exception as exc:
-            self.stats.last_error = f"{hook}: {type(exc).__name__}: {exc}"
-            self.stats.last_error_at = time.time()
+            self._note_error(hook, exc)
             logger.exception("receiver %s: %s failed", self.name, hook)
             return False
+
+    def _note_error(self, hook: str, exc: Exception) -> None:
+        self.stats.last_error = f"{hook}: {type(exc).__name__}: {exc}"
+        self.stats.last_error_at = time.time()
+        self._log_now_and_then(hook, "receiver %s: %s failed: %s", self.name, hook, exc)
+
+    def _log_now_and_then(self, key: str, text: str, *args: object) -> None:
+        """A warning at most once a second per kind, so an outage does not flood the log."""
+        now = time.monotonic()
+        if now - self.stats._last_log.get(key, float("-inf")) > 1.0:
+            self.stats._last_log[key] = now
+            logger.warning(text, *args)
 
 
 class Dispatcher:
@@ -187,6 +408,9 @@ class Dispatcher:
     def __init__(self) -> None:
         self.running: dict[str, RunningReceiver] = {}
         self.routes: dict[str, tuple[RunningReceiver, ...]] = {}
+        #: Durable receivers' spools by receiver name, open for the life of the dispatcher.
+        self.spools: dict[str, spool.Spool] = {}
+        self.clock = AcceptanceClock()
         self._stopping = threading.Event()
         self._supervisor = Loop(
             "receivers-supervisor", self.reload, lambda: poa_settings.CONFIG_REFRESH_INTERVAL
@@ -197,11 +421,26 @@ class Dispatcher:
     # Signal handlers: called by handlers through poa_backend.core.signals; they never block.
 
     def on_message(self, sender: object, message: Message, **kwargs: object) -> None:
-        for receiver in self.routes.get(message.data_type, ()):
-            receiver.offer(message)
+        """Queue the message for its subscribers; raises ``DeliveryRefused`` (and queues it for
+        none) when a durable subscriber's spool has no room."""
+        receivers = self.routes.get(message.data_type, ())
+        if not receivers:
+            return
+        self.clock.stamp(message)  # distinct per agent before it is spooled: redelivery is idempotent
+        durable = [receiver for receiver in receivers if receiver.durable]
+        body = encode(message) if durable else b""
+        for receiver in durable:
+            if not receiver.has_room(len(body)):
+                receiver.spool(body)  # raises DeliveryRefused, counted for that receiver
+        for receiver in receivers:
+            if receiver.durable:
+                receiver.spool(body)
+            else:
+                receiver.offer(message)
 
     def on_inactive(self, sender: object, agent_id: str, **kwargs: object) -> None:
         event = Inactive(agent_id)
+        self.clock.forget(agent_id)
         for receiver in list(self.running.values()):
             receiver.offer(event)
 
@@ -225,7 +464,8 @@ class Dispatcher:
         self._supervisor.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop routing, let every receiver drain for up to ``timeout`` seconds, then terminate."""
+        """Stop routing, let every receiver drain for up to ``timeout`` seconds, then terminate;
+        what a durable receiver did not deliver by then stays in its spool for the next start."""
         timeout = poa_settings.RECEIVER_DRAIN_TIMEOUT if timeout is None else timeout
         self._stopping.set()
         self._supervisor.stop()
@@ -240,14 +480,28 @@ class Dispatcher:
         for receiver in stopping:
             receiver.thread.join(max(0.0, deadline - time.monotonic()))
             if receiver.thread.is_alive():
-                logger.warning(
-                    "receiver %s: %d items not drained in %.1fs, dropping them",
-                    receiver.name,
-                    receiver.queue.qsize(),
-                    timeout,
-                )
+                left = receiver.queue.qsize()
+                if receiver.durable:
+                    logger.warning(
+                        "receiver %s: %d messages not delivered in %.1fs, kept in its spool",
+                        receiver.name,
+                        left,
+                        timeout,
+                    )
+                else:
+                    logger.warning(
+                        "receiver %s: %d items not drained in %.1fs, dropping them",
+                        receiver.name,
+                        left,
+                        timeout,
+                    )
                 receiver.abandon()
                 receiver.thread.join(2.0)
+        if all(not receiver.thread.is_alive() for receiver in stopping):
+            for opened in self.spools.values():
+                opened.close()
+            self.spools = {}
+            spool.slot.release()
 
     def reload(self) -> None:
         """Bring the running receivers and the routes in line with the enabled rows."""
@@ -263,7 +517,7 @@ class Dispatcher:
             for row in rows:
                 current = self.running.get(row.name)
                 if current is None or current.signature != row.signature:
-                    current = self._build(row)
+                    current = self._build(row, current)
                     if current is None:
                         continue
                 running[row.name] = current
@@ -283,14 +537,21 @@ class Dispatcher:
                 receiver.start()
                 logger.info("receiver %s: started", receiver.name)
 
-    def _build(self, row: Any) -> RunningReceiver | None:
+    def _build(self, row: Any, current: RunningReceiver | None) -> RunningReceiver | None:
         try:
-            return RunningReceiver(row.name, row.signature, row.build())
+            instance = row.build()
+            queue = None
+            if instance.durable:
+                queue = self.spools.get(row.name)
+                if queue is None:
+                    queue = self.spools[row.name] = spool.open_spool(row.name)
+            predecessor = current if current is not None and current.durable else None
+            return RunningReceiver(row.name, row.signature, instance, queue, predecessor)
         except Exception as exc:  # a broken row is logged, never fatal
             logger.error("receiver %s not started: %s", row.name, exc)
             return None
 
-    # Introspection (admin figures, route source).
+    # Introspection (admin figures, route source, /healthz).
 
     def plugins(self) -> Iterable[base.ReceiverPlugin]:
         return [receiver.instance for receiver in list(self.running.values())]
@@ -302,5 +563,22 @@ class Dispatcher:
         """Metric type to receiver names, as routed right now."""
         return {key: [r.name for r in value] for key, value in sorted(self.routes.items())}
 
+    def delivery_figures(self) -> dict[str, dict[str, float]]:
+        """Each running receiver's delivery figures in this process."""
+        return {name: receiver.figures() for name, receiver in sorted(dict(self.running).items())}
+
+    def replay(self, receiver: str, messages: list[Message]) -> bool:
+        """Hand messages (dead letters) to a running receiver again, behind what it has queued."""
+        running = self.running.get(receiver)
+        if running is None:
+            return False
+        for message in messages:
+            if running.durable:
+                running.spool(encode(message))
+            else:
+                running.offer(message)
+        return True
+
 
 dispatcher = Dispatcher()
+delivery_metrics.register(dispatcher.delivery_figures)

@@ -5,13 +5,17 @@ with the body's ``transactions`` and ``uncles`` left out. ``agent_id`` (partitio
 key) and ``msg_time`` (sort key: ISO-8601 UTC with microseconds, when the backend
 received the block, distinct per agent) are the table's key.
 
-Nothing is dropped because DynamoDB is down or throttling: the batch is retried
-with capped exponential backoff until it is written. That blocks only this
-receiver's own worker; meanwhile its bounded queue fills (and, when full, counts
-what it drops). Only an item DynamoDB itself rejects as invalid is skipped.
+Nothing is dropped because DynamoDB is down or throttling: the receiver is
+durable (its messages wait in a spool on disk) and a batch is retried with capped
+exponential backoff and jitter until it is written. That blocks only this
+receiver's own worker; meanwhile its spool grows (and, when full, refuses new
+messages at the handler). An item DynamoDB itself rejects as invalid raises
+``InvalidRequest``, which the dispatcher keeps as a dead letter. Writes are
+idempotent: an item written again has the same key and replaces itself.
 """
 
 import logging
+import random
 import re
 from decimal import Decimal, DecimalException
 from typing import Any
@@ -24,7 +28,7 @@ from django.core.exceptions import ValidationError
 
 from poa_backend.core.message import Message
 from poa_backend.core.receiver import ReceiverPlugin
-from receivers.received_time import AgentClock, accepted_at
+from receivers.received_time import accepted_at
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +106,7 @@ class DynamoDBBlockReceiver(ReceiverPlugin):
     #: Seconds before the first retry and the cap the doubling stops at (options may override).
     retry_initial_delay = 0.2
     retry_max_delay = 30.0
+    durable = True
 
     @classmethod
     def clean_options(cls, options: dict[str, Any]) -> dict[str, Any]:
@@ -134,13 +139,12 @@ class DynamoDBBlockReceiver(ReceiverPlugin):
         self.create_table: bool = self.options.get("create_table", False)
         self.initial_delay = float(self.options.get("retry_initial_delay", self.retry_initial_delay))
         self.max_delay = float(self.options.get("retry_max_delay", self.retry_max_delay))
-        self.clock = AgentClock()
         self.client: Any = None
         self._table_checked = False
         self._serialize = TypeSerializer().serialize
         #: Figures for operators.
         self.written = 0  # items DynamoDB accepted
-        self.skipped = 0  # messages that were not blocks, or items DynamoDB rejected as invalid
+        self.skipped = 0  # messages that were not blocks
         self.retries = 0  # attempts repeated after an outage, throttling or unprocessed items
         self.errors = 0  # failed attempts (each is retried)
 
@@ -182,9 +186,6 @@ class DynamoDBBlockReceiver(ReceiverPlugin):
         for start in range(0, len(requests), WRITE_CHUNK):
             self._write(requests[start : start + WRITE_CHUNK])
 
-    def handle_inactive(self, agent_id: str) -> None:
-        self.clock.forget(agent_id)
-
     def terminate(self) -> None:
         if self.client is not None:
             self.client.close()
@@ -196,7 +197,7 @@ class DynamoDBBlockReceiver(ReceiverPlugin):
         """The wire form of the message's item, or None (logged at debug) when it is not a block."""
         if not isinstance(message.agent_id, str) or not message.agent_id:
             return None
-        when = self.clock.stamp(message.agent_id, accepted_at(message))
+        when = accepted_at(message)  # distinct per agent (the dispatcher's acceptance clock)
         item = block_item(message, when.isoformat(timespec="microseconds"))
         if item is None:
             logger.debug("%s: skipped a message of agent %r: not a block", self.name, message.agent_id)
@@ -208,38 +209,18 @@ class DynamoDBBlockReceiver(ReceiverPlugin):
             return None
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
-        """Write one chunk with BatchWriteItem, retrying until every item is written or rejected."""
+        """Write one chunk with BatchWriteItem, retrying until every item is written; raises
+        ``InvalidRequest`` when DynamoDB rejects the request (the dispatcher finds the bad item)."""
         attempt = 0
         while requests:
             self._pause(attempt)
             attempt += 1
-            try:
-                response = self._try(self.client.batch_write_item, RequestItems={self.table_name: requests})
-            except InvalidRequest:
-                self._write_one_by_one(requests)
-                return
+            response = self._try(self.client.batch_write_item, RequestItems={self.table_name: requests})
             if response is None:
                 continue
             unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
             self.written += len(requests) - len(unprocessed)
             requests = unprocessed
-
-    def _write_one_by_one(self, requests: list[dict[str, Any]]) -> None:
-        """Find the item(s) DynamoDB rejects: skip those (logged), write the rest, retrying as usual."""
-        for request in requests:
-            attempt = 0
-            while True:
-                self._pause(attempt)
-                attempt += 1
-                try:
-                    item = request["PutRequest"]["Item"]
-                    if self._try(self.client.put_item, TableName=self.table_name, Item=item) is None:
-                        continue
-                    self.written += 1
-                except InvalidRequest as exc:
-                    self.skipped += 1
-                    logger.error("%s: DynamoDB rejected an item, skipped it: %s", self.name, exc)
-                break
 
     def _try(self, operation: Any, **kwargs: Any) -> dict[str, Any] | None:
         """One call; None after a failure worth retrying (counted), InvalidRequest when it never will."""
@@ -262,10 +243,12 @@ class DynamoDBBlockReceiver(ReceiverPlugin):
         return None
 
     def _pause(self, attempt: int) -> None:
-        """Nothing before the first attempt; then a doubling delay, capped."""
+        """Nothing before the first attempt; then a doubling delay, capped, with jitter (half to
+        all of it) so many processes coming back from one outage do not retry in step."""
         if attempt:
             self.retries += 1
-            self.wait(min(self.max_delay, self.initial_delay * 2 ** (attempt - 1)))
+            delay = min(self.max_delay, self.initial_delay * 2 ** min(attempt - 1, 30))
+            self.wait(delay * random.uniform(0.5, 1.0))
 
     def _ensure_table(self) -> None:
         """With ``create_table``, create the table when it is missing (again after it vanished)."""

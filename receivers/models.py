@@ -88,3 +88,23 @@ class KnownAgent(models.Model):
 
     def __str__(self) -> str:
         return self.agent_id
+
+
+class DeadLetter(models.Model):
+    """A message a durable receiver's sink refused for good (a row the database rejects), kept
+    with the error instead of lost; the admin's "replay" action hands it to the receiver again."""
+
+    receiver = models.CharField(max_length=255, help_text="The receiver whose sink refused it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    agent_id = models.CharField(max_length=255, blank=True)
+    data_type = models.CharField(max_length=255, blank=True)
+    message = models.JSONField(help_text="The message as spooled (agent, type, data, accepted_at).")
+    error = models.TextField(help_text="What the sink answered.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "dead letter"
+        indexes = [models.Index(fields=["receiver", "created_at"], name="dead_letter_receiver")]
+
+    def __str__(self) -> str:
+        return f"{self.receiver}: {self.agent_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"

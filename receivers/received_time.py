@@ -1,18 +1,24 @@
 """When the backend accepted a message: the timestamp storage receivers record with it.
 
 Handlers set ``Message.accepted_at`` when they accept a call, so a row is dated by
-its acceptance however long the message waited in a queue. Stored times identify a
-record together with the agent id, so ``AgentClock`` keeps each agent's times
-strictly increasing: a time that would repeat or go back is moved one microsecond
-past that agent's previous one.
+its acceptance however long the message waited in a queue or a spool. Stored times
+identify a record together with the agent id, so the dispatcher makes each agent's
+times distinct at acceptance (``AcceptanceClock``), before anything is spooled: a
+message redelivered after an outage or a restart carries the very time it was
+stored with, and the storage's unique key turns the second write into a no-op.
 """
 
 import math
-from datetime import UTC, datetime, timedelta
+import threading
+import time
+from datetime import UTC, datetime
+
+from cachetools import LRUCache
 
 from poa_backend.core.message import Message
 
-ONE_MICROSECOND = timedelta(microseconds=1)
+#: Agents whose latest acceptance time is remembered (the least recently heard go first).
+MAX_AGENTS = 100_000
 
 
 def accepted_at(message: Message) -> datetime:
@@ -26,23 +32,34 @@ def accepted_at(message: Message) -> datetime:
     return now()
 
 
-class AgentClock:
-    """Hands out a distinct, increasing time per agent, so (agent, time) never collides."""
+class AcceptanceClock:
+    """Per agent and metric type (a storage table holds one type), acceptance times strictly
+    increasing in whole microseconds: a time that would repeat or go back (one clock tick of a
+    busy handler) is moved one microsecond past the previous one, so (agent, time) never collides."""
 
     def __init__(self) -> None:
-        self._last: dict[str, datetime] = {}
+        #: agent -> metric type -> the last time handed out, in microseconds.
+        self._last: LRUCache[str, dict[str, int]] = LRUCache(MAX_AGENTS)
+        self._lock = threading.Lock()
 
-    def stamp(self, agent_id: str, when: datetime) -> datetime:
-        last = self._last.get(agent_id)
-        if last is not None and when <= last:
-            when = last + ONE_MICROSECOND
-        self._last[agent_id] = when
-        return when
+    def stamp(self, message: Message) -> None:
+        """Set ``message.accepted_at`` to this agent's next distinct microsecond."""
+        micros = round(accepted_at(message).timestamp() * 1_000_000)
+        with self._lock:
+            times = self._last.get(message.agent_id)
+            if times is None:
+                times = self._last[message.agent_id] = {}
+            last = times.get(message.data_type)
+            if last is not None and micros <= last:
+                micros = last + 1
+            times[message.data_type] = micros
+        message.accepted_at = micros / 1_000_000
 
     def forget(self, agent_id: str) -> None:
         """Drop an agent that left; its next time starts fresh (and is later anyway)."""
-        self._last.pop(agent_id, None)
+        with self._lock:
+            self._last.pop(agent_id, None)
 
 
 def now() -> datetime:
-    return datetime.now(tz=UTC)
+    return datetime.fromtimestamp(time.time(), tz=UTC)

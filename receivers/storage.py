@@ -4,6 +4,12 @@ Each batch the dispatcher hands over becomes one ``bulk_create`` (split only by
 the database's own limit on query parameters), never a query per message. A
 message of another kind, or a body with a missing or mistyped field, is skipped
 and counted (logged at debug level): one bad report never fails its batch.
+
+The receivers are durable: a batch is spooled before the agent's answer and
+written until the database takes it. Writes are idempotent: a row is identified by
+(agent, acceptance time), which the dispatcher makes distinct per agent at
+acceptance, so a batch delivered twice (after an outage or a restart) leaves one
+row per report.
 """
 
 import logging
@@ -15,7 +21,7 @@ from django.db import IntegrityError, connections, models, router, transaction
 from poa_backend.core.message import Message
 from poa_backend.core.receiver import ReceiverPlugin
 from receivers.models import EthereumStatistics, SystemStatistics
-from receivers.received_time import AgentClock, accepted_at
+from receivers.received_time import accepted_at
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +75,10 @@ class StatisticsReceiver(ReceiverPlugin):
     batch_size = 2000
     #: Most rows in one INSERT (the database may lower it: SQLite limits query parameters).
     insert_batch_size = 1000
+    durable = True
 
     def __init__(self, name: str, options: dict[str, Any] | None = None) -> None:
         super().__init__(name, options)
-        self.clock = AgentClock()
         #: Figures for operators: rows handed to the database, messages skipped.
         self.stored = 0
         self.skipped = 0
@@ -91,8 +97,7 @@ class StatisticsReceiver(ReceiverPlugin):
             if fields is None:
                 self.skipped += 1
                 continue
-            date = self.clock.stamp(message.agent_id, accepted_at(message))
-            rows.append({"date": date, "agent_id": message.agent_id, **fields})
+            rows.append({"date": accepted_at(message), "agent_id": message.agent_id, **fields})
         if rows:
             self.insert(rows)
             self.stored += len(rows)
@@ -105,7 +110,7 @@ class StatisticsReceiver(ReceiverPlugin):
                 with transaction.atomic(using=connection.alias):
                     self._copy(connection, rows)
                 return
-            except IntegrityError:  # a row already stored (same agent, same instant): INSERT skips it
+            except IntegrityError:  # a row already stored (a batch delivered again): INSERT skips it
                 logger.info("%s: COPY met a stored row; inserting the batch, skipping it", self.name)
         # ignore_conflicts: a row already stored never fails the batch.
         self.model.objects.bulk_create(
@@ -124,9 +129,6 @@ class StatisticsReceiver(ReceiverPlugin):
         ):
             for row in rows:
                 copy.write_row([row[column] for column in columns])
-
-    def handle_inactive(self, agent_id: str) -> None:
-        self.clock.forget(agent_id)
 
     def terminate(self) -> None:
         """Close this worker thread's database connections (kept open between batches)."""

@@ -9,6 +9,7 @@ from poa_backend.core.message import Message
 from poa_backend.core.models import MetricType
 from receivers.dispatch import dispatcher
 from receivers.models import Receiver
+from tests.delivery_support import own_spools  # noqa: F401
 from tests.live import wait_until
 from tests.plugins import recorded
 

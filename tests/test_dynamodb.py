@@ -20,6 +20,7 @@ from poa_backend.core.message import Message
 from receivers.dispatch import dispatcher
 from receivers.dynamodb import DynamoDBBlockReceiver, to_dynamodb
 from receivers.models import Receiver
+from tests.delivery_support import own_spools  # noqa: F401
 from tests.live import free_port, wait_until
 
 pytestmark = pytest.mark.usefixtures("live_db")

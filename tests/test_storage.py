@@ -15,6 +15,7 @@ from poa_backend.core.message import Message
 from receivers.dispatch import dispatcher
 from receivers.models import EthereumStatistics, Receiver, SystemStatistics
 from receivers.storage import EthereumStatisticsReceiver, SystemStatisticsReceiver
+from tests.delivery_support import own_spools  # noqa: F401
 from tests.live import wait_until
 
 pytestmark = pytest.mark.usefixtures("live_db")
@@ -177,16 +178,18 @@ def test_other_kinds_and_bad_bodies_are_skipped_without_failing_the_batch(runnin
     assert list(SystemStatistics.objects.values_list("agent_id", "disk_usage")) == [("node", 61.5)]
 
 
-def test_one_agents_reports_of_one_instant_are_all_kept():
-    receiver = EthereumStatisticsReceiver("ethereum_statistics", {})
+def test_one_agents_reports_of_one_instant_are_all_kept(running, handler):
     instant = datetime(2026, 6, 16, 14, 50, tzinfo=UTC).timestamp()
-    # Three messages accepted in one instant (one clock tick of a busy handler).
-    receiver.handle_messages([_with(statistics("node", peers=n), accepted_at=instant - 1) for n in range(3)])
-    receiver.handle_messages([_with(statistics("node", peers=n), accepted_at=instant) for n in range(3, 6)])
-    # The same instant again in a later batch (another handler's clock): still kept, after the others.
-    receiver.handle_messages([_with(statistics("other", peers=6), accepted_at=instant)])
-    receiver.handle_messages([_with(statistics("other", peers=7), accepted_at=instant)])
+    # Three messages accepted in one instant (one clock tick of a busy handler), then three more.
+    for n in range(3):
+        handler.send_to_receivers(_with(statistics("node", peers=n), accepted_at=instant - 1))
+    for n in range(3, 6):
+        handler.send_to_receivers(_with(statistics("node", peers=n), accepted_at=instant))
+    # Another agent in the same instant: its own times.
+    handler.send_to_receivers(_with(statistics("other", peers=6), accepted_at=instant))
+    handler.send_to_receivers(_with(statistics("other", peers=7), accepted_at=instant))
 
+    assert wait_until(lambda: EthereumStatistics.objects.count() == 8)
     rows = list(
         EthereumStatistics.objects.order_by("agent_id", "date").values_list("agent_id", "date", "peers")
     )
@@ -203,6 +206,21 @@ def test_one_agents_reports_of_one_instant_are_all_kept():
         datetime.fromtimestamp(instant, UTC),
         datetime.fromtimestamp(instant, UTC) + timedelta(microseconds=1),
     ]
+
+
+def test_a_batch_delivered_again_adds_no_row(running, handler):
+    """What a restart or a retried batch does: the same spooled messages written twice."""
+    instant = datetime(2026, 6, 16, 14, 50, tzinfo=UTC).timestamp()
+    sent = [_with(statistics("node", peers=n), accepted_at=instant) for n in range(5)]
+    for message in sent:
+        handler.send_to_receivers(message)
+    assert wait_until(lambda: EthereumStatistics.objects.count() == 5)
+
+    receiver = EthereumStatisticsReceiver("ethereum_statistics", {})
+    receiver.handle_messages(sent)  # the very messages, as stamped at acceptance
+    receiver.handle_messages(sent[2:])
+    assert EthereumStatistics.objects.count() == 5
+    assert sorted(EthereumStatistics.objects.values_list("peers", flat=True)) == [0, 1, 2, 3, 4]
 
 
 def _with(message, accepted_at):

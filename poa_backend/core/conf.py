@@ -61,6 +61,25 @@ DEFAULTS: dict[str, Any] = {
     "RECEIVER_BATCH_SIZE": 500,
     # Seconds receivers get to drain their queues on shutdown.
     "RECEIVER_DRAIN_TIMEOUT": 5.0,
+    # Durable receivers (docs/receivers.md): where each process keeps its spools (empty: the data
+    # directory's "spool"), the most bytes of undelivered messages one receiver's spool holds in
+    # one process (beyond it new messages are refused), and whether each append is fsynced
+    # (survives a machine crash, not only a process's death, at the cost of a disk flush per call).
+    "SPOOL_DIR": "",
+    "SPOOL_MAX_BYTES": 256 * 1024 * 1024,
+    "SPOOL_FSYNC": False,
+    # The spool slot this process prefers (runbackend --workers sets it per worker; 0: the first free).
+    "WORKER_SLOT": 0,
+    # Seconds before a durable receiver's first retry of a failing sink, and the cap of the doubling.
+    "RECEIVER_RETRY_INITIAL_DELAY": 0.1,
+    "RECEIVER_RETRY_MAX_DELAY": 10.0,
+    # /healthz turns unhealthy when a spool holds this fraction of SPOOL_MAX_BYTES, or its oldest
+    # undelivered message is this many seconds old.
+    "HEALTH_SPOOL_FILL": 0.5,
+    "HEALTH_SPOOL_AGE": 300.0,
+    # Seconds a token checked valid keeps working from its signature and that verdict while the
+    # database cannot be reached (a ban made meanwhile applies when the database is back).
+    "JWT_OUTAGE_GRACE": 600.0,
     # When set, /metrics wants "Authorization: Bearer <token>".
     "METRICS_TOKEN": "",
     # Seconds between samples of per-process gauges (receiver queue depths).

@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError
 
 from poa_backend.core.message import Message
 from poa_backend.core.plugins import Plugin
@@ -17,6 +18,10 @@ from poa_backend.core.plugins import Plugin
 
 class Stopping(Exception):
     """Raised out of a hook that was waiting when its receiver was told to stop."""
+
+
+class TransientError(Exception):
+    """Raised by a hook when its sink is away for now (outage, throttling): the batch is retried."""
 
 
 class ReceiverPlugin(Plugin):
@@ -28,6 +33,10 @@ class ReceiverPlugin(Plugin):
     #: Seconds a batch that is not full may wait for more messages: fewer, larger batches
     #: under light load, at the cost of up to that much delay (option ``linger``).
     linger: float = 0.0
+    #: A durable receiver's messages are spooled to disk before the handler answers and removed
+    #: only once ``handle_messages`` returned; a transient failure is retried with back-off and a
+    #: message the sink refuses goes to the dead letters (docs/receivers.md, "Durable receivers").
+    durable: bool = False
 
     @classmethod
     def clean_options(cls, options: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +61,12 @@ class ReceiverPlugin(Plugin):
         receiver is stopped or replaced, so it never keeps retrying beside its successor."""
         if self.stopping.wait(seconds):
             raise Stopping()
+
+    def is_transient(self, exc: Exception) -> bool:
+        """Whether a hook's failure is the sink being away (retry later) rather than the message
+        being refused (a dead letter): connection lost or refused, timeouts, a database outage."""
+        transient = TransientError | ConnectionError | TimeoutError | OperationalError | InterfaceError
+        return isinstance(exc, transient)
 
     def figures(self) -> dict[str, float]:
         """What this receiver counts for operators (rows stored, retries...): shown in the admin's

@@ -6,7 +6,22 @@ Handlers never import receivers and receivers never import handlers; both import
 from django.dispatch import Signal
 
 # A handler accepted a message: kwargs ``message`` (a poa_backend.core.message.Message).
+# Sending it may raise ``DeliveryRefused``: the message was not taken, the handler must say so.
 message_received = Signal()
+
+
+class DeliveryRefused(Exception):
+    """A durable receiver cannot take the message now (its spool is full): nothing was kept.
+
+    Raised out of ``HandlerPlugin.send_to_receivers``; the handler refuses the call with a
+    temporary error (REST: 503 with Retry-After) so the agent sends it again later, rather than
+    answering success for a message that would be lost. ``retry_after`` is in seconds.
+    """
+
+    def __init__(self, receiver: str, retry_after: int = 5) -> None:
+        super().__init__(f"receiver {receiver}: spool full, message refused")
+        self.receiver = receiver
+        self.retry_after = retry_after
 
 # An agent went quiet or left: kwargs ``agent_id``.
 agent_inactive = Signal()

@@ -1,0 +1,175 @@
+"""Durable receivers: spooled before the answer, delivered in order from the spool, removed only
+once the sink took them; outages waited out, refused messages kept as dead letters."""
+
+import time
+
+import pytest
+
+from poa_backend.core.handler import HandlerPlugin
+from poa_backend.core.message import Message
+from poa_backend.core.models import MetricType
+from poa_backend.core.signals import DeliveryRefused
+from receivers import spool
+from receivers.dispatch import dispatcher
+from receivers.models import DeadLetter, Receiver
+from tests import spool_support
+from tests.delivery_support import own_spools  # noqa: F401
+from tests.live import wait_until
+
+pytestmark = pytest.mark.usefixtures("live_db")
+
+SINK = "tests.spool_support.DurableSink"
+
+
+@pytest.fixture(autouse=True)
+def _clean_sinks(settings):
+    settings.POA_BACKEND = {
+        **settings.POA_BACKEND,
+        "RECEIVER_RETRY_INITIAL_DELAY": 0.02,
+        "RECEIVER_RETRY_MAX_DELAY": 0.1,
+    }
+    spool_support.reset()
+    yield
+    spool_support.reset()
+
+
+@pytest.fixture
+def handler():
+    return HandlerPlugin("test-handler", {})
+
+
+@pytest.fixture
+def durable():
+    """One durable receiver row alone, subscribed to ethereum_metrics; the dispatcher not started."""
+    Receiver.objects.all().delete()
+    row = Receiver.objects.create(name="sink", class_path=SINK, options={})
+    row.metric_types.set(MetricType.objects.filter(name="ethereum_metrics"))
+    yield row
+    dispatcher.stop(timeout=5)
+
+
+def message(agent, n):
+    return Message(agent_id=agent, data_type="ethereum_metrics", data={"type": "statistics", "body": {}, "n": n})
+
+
+def stored():
+    return list(spool_support.stored["sink"])
+
+
+def spool_depth(directory):
+    """Messages in the sink's spool file, read from the file itself."""
+    files = list(directory.glob("slot-*/sink.sqlite3"))
+    return sum(spool.Spool(path, 1 << 30).depth for path in files)
+
+
+def test_a_spool_keeps_its_entries_across_reopening_and_removes_only_what_was_handled(tmp_path):
+    path = tmp_path / "one.sqlite3"
+    first = spool.Spool(path, max_bytes=1000)
+    for n in range(5):
+        first.append(f"entry-{n}".encode())
+    head = first.peek(3)
+    first.remove(head[1][0])  # the first two handled
+    first.close()
+
+    again = spool.Spool(path, max_bytes=1000)
+    assert [body for _, _, body in again.peek(10)] == [b"entry-2", b"entry-3", b"entry-4"]
+    assert again.figures()["depth"] == 3
+    assert again.figures()["bytes"] == 3 * len(b"entry-2")
+
+
+def test_a_spool_is_bounded_in_bytes(tmp_path):
+    bounded = spool.Spool(tmp_path / "small.sqlite3", max_bytes=25)
+    bounded.append(b"x" * 20)
+    with pytest.raises(spool.Full):
+        bounded.append(b"x" * 6)
+    bounded.append(b"x" * 5)
+    assert bounded.depth == 2
+    bounded.append(b"inactive event", bounded=False)  # presence events are never refused
+    assert bounded.depth == 3
+
+
+def test_messages_are_in_the_spool_before_send_returns_and_wait_out_an_outage(
+    durable, handler, own_spools
+):
+    spool_support.away.add("sink")
+    dispatcher.start()
+    for n in range(50):
+        handler.send_to_receivers(message("a", n))
+    # The sink is away: everything waits in the spool file, nothing is lost.
+    assert spool_depth(own_spools) == 50
+    assert wait_until(lambda: spool_support.calls["sink"] >= 3)
+    assert stored() == []
+    running = dispatcher.get("sink")
+    assert running.stats.retries >= 2
+    assert running.figures()["depth"] == 50
+    assert running.figures()["oldest_seconds"] > 0
+
+    spool_support.away.discard("sink")
+    assert wait_until(lambda: len(stored()) == 50)
+    assert stored() == [("a", n) for n in range(50)]
+    assert wait_until(lambda: spool_depth(own_spools) == 0)
+    assert DeadLetter.objects.count() == 0
+
+
+def test_a_stop_during_an_outage_leaves_the_messages_for_the_next_start(durable, handler, own_spools):
+    spool_support.away.add("sink")
+    dispatcher.start()
+    for n in range(20):
+        handler.send_to_receivers(message("a", n))
+    started = time.monotonic()
+    dispatcher.stop(timeout=0.5)
+    assert time.monotonic() - started < 5
+    assert spool_depth(own_spools) == 20
+
+    spool_support.away.discard("sink")
+    dispatcher.start()
+    assert wait_until(lambda: len(stored()) == 20)
+    assert stored() == [("a", n) for n in range(20)]
+
+
+def test_a_message_the_sink_refuses_becomes_a_dead_letter_and_delivery_goes_on(
+    durable, handler, admin_client
+):
+    spool_support.refused_agents.add("bad")
+    dispatcher.start()
+    for n in range(10):
+        handler.send_to_receivers(message("bad" if n == 4 else "good", n))
+    assert wait_until(lambda: len(stored()) == 9)
+    assert stored() == [("good", n) for n in range(10) if n != 4]
+    letter = DeadLetter.objects.get()
+    assert (letter.receiver, letter.agent_id, letter.message["data"]["n"]) == ("sink", "bad", 4)
+    assert "IntegrityError: the sink refuses this row" in letter.error
+    assert dispatcher.get("sink").stats.dead_letters == 1
+
+    # Listed in the admin, with its error; "replay" hands it to the receiver again.
+    listing = admin_client.get("/admin/receivers/deadletter/")
+    assert listing.status_code == 200
+    assert b"the sink refuses this row" in listing.content
+    spool_support.refused_agents.clear()
+    answer = admin_client.post(
+        "/admin/receivers/deadletter/",
+        {"action": "replay", "_selected_action": [letter.pk]},
+        follow=True,
+    )
+    assert b"1 dead letters replayed" in answer.content
+    assert wait_until(lambda: len(stored()) == 10)
+    assert stored()[-1] == ("bad", 4)
+    assert DeadLetter.objects.count() == 0
+
+
+def test_a_full_spool_refuses_the_message_at_the_handler(durable, handler, settings):
+    settings.POA_BACKEND = {**settings.POA_BACKEND, "SPOOL_MAX_BYTES": 2000}
+    spool_support.away.add("sink")
+    dispatcher.start()
+    accepted = 0
+    with pytest.raises(DeliveryRefused) as refusal:
+        for n in range(1000):
+            handler.send_to_receivers(message("a", n))
+            accepted += 1
+    assert refusal.value.receiver == "sink"
+    assert 0 < accepted < 1000
+    running = dispatcher.get("sink")
+    assert running.stats.refused == 1
+    spool_support.away.discard("sink")
+    assert wait_until(lambda: len(stored()) == accepted)
+    assert stored() == [("a", n) for n in range(accepted)]  # every accepted one, none refused
