@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from poa_backend.credentials import FailedCredentialsThrottled
 from receivers.api import network_serializers as serializers
 from receivers.api.views import HistoryViewSet
 from receivers.network.receiver import NetworkReceiver, running
@@ -24,8 +25,8 @@ class NetworkViewUnavailable(APIException):
     default_code = "network_view_unavailable"
 
 
-class NetworkView(APIView):
-    """Same access as the history API: staff only."""
+class NetworkView(FailedCredentialsThrottled, APIView):
+    """Same access as the history API: staff only, refused credentials throttled."""
 
     authentication_classes = HistoryViewSet.authentication_classes
     permission_classes = HistoryViewSet.permission_classes
