@@ -18,6 +18,10 @@ install-dev: $(BIN)/python
 	@# The browser test drives Debian's Chromium; installing it needs root and apt.
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) \
 		|| echo "chromium could not be installed: the browser test will fail"
+	@# The alert and metrics tests start Debian's Alertmanager and Prometheus (never their services).
+	command -v prometheus-alertmanager >/dev/null && command -v prometheus >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager) \
+		|| echo "prometheus and prometheus-alertmanager could not be installed: their tests will fail"
 
 run: install
 	$(BIN)/python manage.py runbackend
