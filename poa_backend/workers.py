@@ -12,6 +12,7 @@ for every worker to drain its receivers.
 """
 
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -157,7 +158,9 @@ class WorkerPool:
 
     def _start(self, slot: int) -> None:
         fds = [item.fd for item in self.inherited[slot]]
-        self.processes[slot] = subprocess.Popen(self._command(slot), pass_fds=fds)
+        # The slot's spools (receivers.spool): a restarted worker delivers what its predecessor left.
+        env = {**os.environ, "POA_WORKER_SLOT": str(slot + 1)}
+        self.processes[slot] = subprocess.Popen(self._command(slot), pass_fds=fds, env=env)
         self.started_at[slot] = time.monotonic()
         logger.info("worker %d started (pid %d)", slot + 1, self.processes[slot].pid)
 

@@ -8,6 +8,7 @@ import pytest
 
 from poa_backend.core.presence import LocalPresence, Presence, RedisPresence
 from poa_backend.core.signals import agent_inactive
+from tests.fault_support import ThrowawayRedis
 
 TIMEOUT = 0.6
 
@@ -149,3 +150,53 @@ def test_shared_async_variants(shared, fired):
     assert agents(fired) == ["x"]
     time.sleep(TIMEOUT * 2.5)
     assert agents(fired) == ["x", "y"]
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis of this test's own, which it stops and starts (the machine's is never touched)."""
+    server = ThrowawayRedis(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+def test_agents_pinging_through_a_redis_outage_stay_active_and_no_burst_follows(own_redis, fired):
+    monitors = [RedisPresence(own_redis.url, key="poa-test:presence", timeout=TIMEOUT) for _ in range(2)]
+    for monitor in monitors:
+        monitor.start()
+    try:
+        for agent in ("a", "b", "quiet", "leaves"):
+            monitors[0].ping(agent)
+        own_redis.stop()
+        outage_began = time.monotonic()
+        monitors[1].ping("new")  # first heard of during the outage, on the other process
+        # Pings and byes answer while Redis is away; each agent keeps pinging "its" process.
+        while time.monotonic() - outage_began < 4 * TIMEOUT:
+            monitors[0].ping("a")
+            asyncio.run(monitors[1].aping("b"))
+            monitors[1].ping("new")
+            time.sleep(TIMEOUT / 4)
+        monitors[0].bye("leaves")  # active only in Redis: fires once Redis is back
+        monitors[1].ping("short")
+        monitors[1].bye("short")  # active here: fires at once
+        assert agents(fired) == ["short"]
+        assert monitors[0].redis_away
+        assert monitors[1].redis_away
+
+        own_redis.start()
+        back = time.monotonic()
+        while time.monotonic() - back < 4 * TIMEOUT:
+            monitors[0].ping("a")
+            monitors[1].ping("b")
+            monitors[0].ping("new")
+            time.sleep(TIMEOUT / 4)
+        assert not monitors[0].redis_away
+        assert not monitors[1].redis_away
+        # No agent that kept pinging is declared inactive; the quiet one once, a timeout after
+        # the recovery (not at once, with a burst), and the bye of the outage once.
+        assert sorted(agents(fired)) == ["leaves", "quiet", "short"]
+        quiet_at = next(at for agent, at in fired if agent == "quiet")
+        assert quiet_at - back >= TIMEOUT * 0.9
+    finally:
+        for monitor in monitors:
+            monitor.stop()

@@ -9,6 +9,12 @@ Checks run thousands of times a second, so a valid verdict is reused in-process 
 ``JWT_CHECK_CACHE_TTL`` seconds (never past the token's expiry). Any ban, deactivation
 or deletion made in this process forgets every verdict at once, so it applies
 immediately here; other processes notice it within that TTL.
+
+While the database cannot be reached, a token that verifies (signature, issuer,
+expiry) and was checked valid in this process within ``JWT_OUTAGE_GRACE`` seconds
+keeps working, so agents ride out a database outage; a ban made meanwhile in
+another process applies once the database answers again. A token with no such
+verdict raises ``CheckUnavailable`` (a temporary error, never "invalid").
 """
 
 import threading
@@ -19,7 +25,7 @@ from typing import Any
 import jwt
 from asgiref.sync import sync_to_async
 from cachetools import TTLCache
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.db.models import Exists
 from django.db.models.signals import post_delete, post_save
 
@@ -41,6 +47,11 @@ class TokenExpired(TokenError):
 
 class InvalidToken(TokenError):
     """Malformed, bad signature, wrong issuer, banned, or its user is missing or inactive."""
+
+
+class CheckUnavailable(Exception):
+    """The token verifies but its standing cannot be read (the database is away) and it has no
+    verdict within ``JWT_OUTAGE_GRACE``: answer a temporary error (REST 503), not "invalid"."""
 
 
 def issue_token(user_name: str) -> str:
@@ -85,8 +96,15 @@ def check_token(token: str) -> str:
         return user_name
     generation = _verdicts.generation
     claims = verified_claims(token)
-    _check_standing(claims)
+    try:
+        _check_standing(claims)
+    except (OperationalError, InterfaceError) as exc:  # the database is away
+        user_name = _outage_verdicts.get(token)
+        if user_name is None:
+            raise CheckUnavailable("token standing unknown: the database is unreachable") from exc
+        return user_name
     _verdicts.put(token, claims["sub"], claims["exp"], generation)
+    _outage_verdicts.put(token, claims["sub"], claims["exp"], generation)
     return claims["sub"]
 
 
@@ -112,6 +130,7 @@ def bearer_token(authorization: str | None) -> str | None:
 def forget_verdicts() -> None:
     """Drop every cached verdict: call after any ban, deactivation or deletion."""
     _verdicts.clear()
+    _outage_verdicts.clear()
 
 
 def _forget_on_change(**kwargs: Any) -> None:
@@ -154,12 +173,13 @@ def _check_standing(claims: dict[str, Any]) -> None:
 
 
 class _Verdicts:
-    """Recently checked valid tokens: token -> (user name, exp), each kept ``JWT_CHECK_CACHE_TTL``
-    seconds; the least recently used go first once ``MAX_ENTRIES`` are kept."""
+    """Recently checked valid tokens: token -> (user name, exp), each kept for the seconds the
+    setting ``ttl_setting`` says; the least recently used go first once ``MAX_ENTRIES`` are kept."""
 
     MAX_ENTRIES = 50_000
 
-    def __init__(self) -> None:
+    def __init__(self, ttl_setting: str) -> None:
+        self.ttl_setting = ttl_setting
         self._entries: TTLCache[str, tuple[str, float]] | None = None
         self._lock = threading.Lock()
         #: Bumped by ``clear``; a check that started before a clear does not store its verdict.
@@ -167,7 +187,7 @@ class _Verdicts:
 
     def _cache(self) -> TTLCache[str, tuple[str, float]] | None:
         """The cache for the configured TTL (made anew when the setting changes; None when 0)."""
-        ttl = float(poa_settings.JWT_CHECK_CACHE_TTL)
+        ttl = float(getattr(poa_settings, self.ttl_setting))
         if ttl <= 0:
             return None
         if self._entries is None or self._entries.ttl != ttl:
@@ -200,4 +220,6 @@ class _Verdicts:
                 self._entries.clear()
 
 
-_verdicts = _Verdicts()
+_verdicts = _Verdicts("JWT_CHECK_CACHE_TTL")
+#: The same verdicts kept longer, read only while the database is away.
+_outage_verdicts = _Verdicts("JWT_OUTAGE_GRACE")

@@ -11,6 +11,15 @@ Redis sorted set (agent -> deadline, on Redis's clock) shared by every process:
 a ping on any process refreshes the agent, and each process's sweeper pops
 expired agents atomically, so exactly one process fires per expiry.
 
+While Redis cannot be reached, pings never fail: each process keeps the deadlines
+of the agents pinging it, and a bye still fires for an agent active here. No
+expiry is decided meanwhile (an agent may be pinging another process), so no
+agent that keeps pinging is ever declared inactive. When Redis answers again each
+process writes its deadlines back (never shortening one), every deadline that
+passed during the outage is moved one timeout past the recovery, and sweeping
+resumes: an agent that really went quiet is declared inactive once, one timeout
+after the recovery, and there is no burst of inactive events.
+
 Handlers use it through their plug-in base (``HandlerPlugin.ping`` / ``publish_inactive``),
 or the module's ``monitor``: ``ping``/``bye`` from sync code,
 ``aping``/``abye`` from async code (they never block the event loop).
@@ -35,6 +44,9 @@ logger = logging.getLogger(__name__)
 SWEEP_INTERVAL = 0.25
 #: Most agents one Redis sweep pops (the next sweep, right after, takes the rest).
 SWEEP_BATCH = 500
+#: Seconds to connect to Redis, and to wait for an answer, before presence falls back to this process.
+REDIS_CONNECT_TIMEOUT = 1.0
+REDIS_TIMEOUT = 2.0
 
 
 class Presence:
@@ -148,9 +160,28 @@ end
 return expired
 """
 
+# After an outage: write back this process's deadlines (seconds left, never shortening one),
+# and move every deadline that passed meanwhile one timeout past now.
+_RECONCILE_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local timeout = tonumber(ARGV[1])
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, agent in ipairs(stale) do
+    redis.call('ZADD', KEYS[1], now + timeout, agent)
+end
+for i = 2, #ARGV, 2 do
+    redis.call('ZADD', KEYS[1], 'GT', now + tonumber(ARGV[i + 1]), ARGV[i])
+end
+return #stale
+"""
+
 
 class RedisPresence(Presence):
-    """Deadlines in a Redis sorted set shared by every process; each process sweeps it."""
+    """Deadlines in a Redis sorted set shared by every process; each process sweeps it.
+
+    While Redis is away, deadlines fall back to ``self.local`` (this process), see above.
+    """
 
     def __init__(self, url: str, key: str, timeout: float | None = None) -> None:
         import redis
@@ -158,10 +189,27 @@ class RedisPresence(Presence):
         super().__init__(timeout)
         self.url = url
         self.key = key
-        self._client = redis.Redis.from_url(url, decode_responses=True)
+        self._client = redis.Redis.from_url(url, decode_responses=True, **self._timeouts())
         self._ping_script = self._client.register_script(_PING_SCRIPT)
         self._sweep_script = self._client.register_script(_SWEEP_SCRIPT)
+        self._reconcile_script = self._client.register_script(_RECONCILE_SCRIPT)
         self._async: tuple[asyncio.AbstractEventLoop, Any, Any] | None = None
+        #: Deadlines of the agents pinging this process while Redis is away.
+        self.local = LocalPresence(self.timeout)
+        #: Agents that said bye here while Redis was away -> whether that fired here (it did when
+        #: the agent had pinged here meanwhile); Redis forgets them when it is back.
+        self._gone: dict[str, bool] = {}
+        self._away_since: float | None = None
+        self._state_lock = threading.Lock()
+
+    @staticmethod
+    def _timeouts() -> dict[str, float]:
+        return {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
+
+    @property
+    def redis_away(self) -> bool:
+        """Whether presence runs on this process's deadlines (Redis unreachable) right now."""
+        return self._away_since is not None
 
     def _async_client(self) -> tuple[Any, Any]:
         """An asyncio client (and its ping script) bound to the running event loop."""
@@ -169,28 +217,68 @@ class RedisPresence(Presence):
 
         loop = asyncio.get_running_loop()
         if self._async is None or self._async[0] is not loop:
-            client = redis.asyncio.Redis.from_url(self.url, decode_responses=True)
+            client = redis.asyncio.Redis.from_url(self.url, decode_responses=True, **self._timeouts())
             self._async = (loop, client, client.register_script(_PING_SCRIPT))
         return self._async[1], self._async[2]
 
     def ping(self, agent_id: str) -> None:
-        self._ping_script(keys=[self.key], args=[agent_id, self.timeout])
+        from redis import RedisError
+
+        if not self.redis_away:
+            try:
+                self._ping_script(keys=[self.key], args=[agent_id, self.timeout])
+                return
+            except RedisError as exc:
+                self._lost(exc)
+        self._ping_locally(agent_id)
 
     async def aping(self, agent_id: str) -> None:
-        _, script = self._async_client()
-        await script(keys=[self.key], args=[agent_id, self.timeout])
+        from redis import RedisError
+
+        if not self.redis_away:
+            try:
+                _, script = self._async_client()
+                await script(keys=[self.key], args=[agent_id, self.timeout])
+                return
+            except RedisError as exc:
+                self._lost(exc)
+        self._ping_locally(agent_id)
 
     def bye(self, agent_id: str) -> None:
-        if self._client.zrem(self.key, agent_id):
-            self._fire([agent_id])
+        from redis import RedisError
+
+        if not self.redis_away:
+            try:
+                if self._client.zrem(self.key, agent_id):
+                    self._fire([agent_id])
+                return
+            except RedisError as exc:
+                self._lost(exc)
+        self._bye_locally(agent_id)
 
     async def abye(self, agent_id: str) -> None:
-        client, _ = self._async_client()
-        if await client.zrem(self.key, agent_id):
-            self._fire([agent_id])
+        from redis import RedisError
+
+        if not self.redis_away:
+            try:
+                client, _ = self._async_client()
+                if await client.zrem(self.key, agent_id):
+                    self._fire([agent_id])
+                return
+            except RedisError as exc:
+                self._lost(exc)
+        self._bye_locally(agent_id)
 
     def sweep(self) -> list[str]:
-        expired: list[str] = self._sweep_script(keys=[self.key], args=[SWEEP_BATCH])
+        from redis import RedisError
+
+        try:
+            if self.redis_away:
+                self._reconcile()
+            expired: list[str] = self._sweep_script(keys=[self.key], args=[SWEEP_BATCH])
+        except RedisError as exc:
+            self._lost(exc)
+            return []  # no expiry is decided while Redis is away
         self._fire(expired)
         return expired
 
@@ -198,11 +286,60 @@ class RedisPresence(Presence):
         return SWEEP_INTERVAL
 
     def is_active(self, agent_id: str) -> bool:
+        if self.redis_away:
+            return self.local.is_active(agent_id)
         return self._client.zscore(self.key, agent_id) is not None
 
     def stop(self, **kwargs: object) -> None:
         super().stop()
         self._client.close()
+
+    # Redis away, and back.
+
+    def _lost(self, exc: Exception) -> None:
+        with self._state_lock:
+            if self._away_since is None:
+                self._away_since = time.monotonic()
+                logger.warning("presence: Redis unreachable (%s); keeping deadlines in this process", exc)
+
+    def _ping_locally(self, agent_id: str) -> None:
+        with self._state_lock:
+            self._gone.pop(agent_id, None)
+            self.local.ping(agent_id)
+
+    def _bye_locally(self, agent_id: str) -> None:
+        with self._state_lock:
+            fired_here = self.local.is_active(agent_id)
+            self._gone[agent_id] = fired_here or self._gone.get(agent_id, False)
+        self.local.bye(agent_id)  # fires if the agent was active here
+
+    def _reconcile(self) -> None:
+        """Redis answers again: write this process's deadlines back, then leave the fallback."""
+        with self._state_lock:
+            now = time.monotonic()
+            with self.local._lock:
+                deadlines = list(self.local._deadlines.items())
+            args: list[object] = [self.timeout]
+            for agent_id, deadline in deadlines:
+                args += [agent_id, max(0.0, deadline - now)]
+            stale = self._reconcile_script(keys=[self.key], args=args)
+            unfired = []
+            for agent_id, fired_here in self._gone.items():
+                # Active only in Redis (pinged before the outage): its bye fires now, once.
+                if self._client.zrem(self.key, agent_id) and not fired_here:
+                    unfired.append(agent_id)
+            away_for = now - (self._away_since or now)
+            self.local = LocalPresence(self.timeout)
+            self._gone = set()
+            self._away_since = None
+        self._fire(unfired)
+        logger.warning(
+            "presence: Redis reachable again after %.1fs; %d deadlines written back, %d passed meanwhile "
+            "moved one timeout on",
+            away_for,
+            len(deadlines),
+            stale,
+        )
 
 
 def build_monitor() -> Presence:
