@@ -4,12 +4,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from poa_backend.core.metrics import metrics_view
+from poa_backend.health import healthz
 from poa_backend.openapi import DocsView, SchemaView
 from poa_backend.staticfiles import serve_static
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
+    path("healthz", healthz, name="healthz"),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", DocsView.as_view(), name="api-docs"),
     path("api/", include("receivers.api.urls")),
