@@ -98,3 +98,20 @@ def test_prometheus_reads_per_node_series_from_metrics(backend, prometheus):
     assert value(prometheus.query("poa_network_best_block"), network="poa") == HEAD + 1
     buckets = prometheus.query('poa_node_block_propagation_seconds_bucket{node="node-p2",le="+Inf"}')
     assert value(buckets, node="node-p2") == 1
+
+
+def test_every_query_of_the_grafana_dashboard_answers_from_prometheus(backend, prometheus):
+    """docs/grafana-network.json uses only series /metrics has: each of its queries returns data."""
+    dashboard = json.loads(
+        (Path(__file__).resolve().parent.parent / "docs" / "grafana-network.json").read_text()
+    )
+    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    by_id = agents(backend.url("rest"), "node-g1", "node-g2")
+    for agent in by_id.values():
+        agent.data("ethereum_metrics", "statistics", statistics_body(peers=5))
+        agent.data(NETWORKING, "latency", {"latency": 12})
+        agent.block(HEAD, timestamp=1_700_000_000)
+    by_id["node-g1"].block(HEAD + 1, timestamp=1_700_000_005)
+    for expression in expressions:
+        query = expression.replace("$network", ".*").replace("$node", ".*")
+        assert wait_until(lambda query=query: prometheus.query(query), timeout=30), expression
