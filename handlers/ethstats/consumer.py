@@ -59,6 +59,7 @@ class EthstatsConsumer(DatabaseFreeConsumer):
             handler.options["max_frames_per_second"], handler.options["max_frame_burst"]
         )
         self.frames_before_hello = 0
+        self.said_hello = False
         self.closing = False
         self._opened = False
         self._tasks: list[asyncio.Task] = []
@@ -73,7 +74,7 @@ class EthstatsConsumer(DatabaseFreeConsumer):
 
     async def _expect_hello(self) -> None:
         await asyncio.sleep(self.handler.options["hello_timeout"])
-        if self.login is None:
+        if not self.said_hello:  # a hello waiting for its check (a storm of logins) is not timed out
             await self._close(NO_HELLO_CLOSE, "no_hello")
 
     async def _close(self, close: tuple[int, str], reason: str, server_close: bool = False) -> None:
@@ -114,6 +115,7 @@ class EthstatsConsumer(DatabaseFreeConsumer):
 
     async def _before_login(self, frame: frames.Frame) -> None:
         if isinstance(frame, frames.Event) and frame.name == "hello":
+            self.said_hello = True
             return await self._hello(frame.payload)
         self.frames_before_hello += 1
         if self.frames_before_hello > MAX_FRAMES_BEFORE_HELLO:
