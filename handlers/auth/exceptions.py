@@ -11,6 +11,8 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from poa_backend.core import intake
+
 EMPTY_BODY_ERRORS = (
     exceptions.NotAuthenticated,
     exceptions.AuthenticationFailed,
@@ -43,6 +45,13 @@ class BodyTooLarge(exceptions.APIException):
     default_code = "body_too_large"
 
 
+#: The answer to each intake reason (a body that decoded but is not usable is a 422).
+REFUSALS: dict[str, type[exceptions.APIException]] = {
+    intake.MALFORMED: exceptions.ParseError,
+    intake.TOO_LARGE: BodyTooLarge,
+}
+
+
 def auth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map an exception raised in an auth view to its answer; None lets it become a 500."""
     if isinstance(exc, Http404 | exceptions.MethodNotAllowed):
@@ -50,6 +59,8 @@ def auth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         return Response(status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, exceptions.ValidationError):
         exc = Unprocessable(reason_from_detail(exc.detail))
+    elif isinstance(exc, intake.Refusal):
+        exc = REFUSALS.get(exc.reason, Unprocessable)(str(exc))
     if not isinstance(exc, exceptions.APIException):
         return None
     headers = {}

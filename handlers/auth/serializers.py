@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from handlers.auth.accounts import MAX_NAME_LENGTH, MIN_PASSWORD_LENGTH
 from handlers.models import AgentUser
+from poa_backend.core import intake
 
 
 class StrictCharField(serializers.CharField):
@@ -18,6 +19,22 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class AgentIdField(StrictCharField):
+    """An optional agent id: blank, or what the intake check accepts as one (docs/protocol.md)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, allow_blank=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if value:
+            try:
+                intake.check_agent_id(value)
+            except intake.Refusal as refusal:
+                raise serializers.ValidationError(str(refusal)) from refusal
+        return value
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -45,7 +62,7 @@ class ObjectSerializer(serializers.Serializer):
 
 class SessionSerializer(ObjectSerializer):
     def get_fields(self) -> dict[str, serializers.Field]:
-        return {"agent-id": StrictCharField(required=False, allow_blank=True)}
+        return {"agent-id": AgentIdField()}
 
 
 class CreateUserSerializer(ObjectSerializer):
@@ -56,7 +73,7 @@ class CreateUserSerializer(ObjectSerializer):
             "password": StrictCharField(
                 required=False, min_length=MIN_PASSWORD_LENGTH, trim_whitespace=False
             ),
-            "agent-id": StrictCharField(required=False, allow_blank=True),
+            "agent-id": AgentIdField(),
         }
 
 

@@ -8,7 +8,9 @@ throttle (429), HTTP Basic credentials (401, counted as a failure), then the bod
 import logging
 from typing import Any
 
-from rest_framework import status
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed, NotFound, UnsupportedMediaType
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
@@ -16,9 +18,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from handlers import parsers
 from handlers.auth import accounts
 from handlers.auth.authentication import AgentUserAuthentication, StaffAuthentication
-from handlers.auth.exceptions import BodyTooLarge, NameTaken, TLSRequired, auth_exception_handler
+from handlers.auth.exceptions import NameTaken, TLSRequired, auth_exception_handler
 from handlers.auth.serializers import (
     AgentUserListSerializer,
     CreateUserSerializer,
@@ -30,12 +33,34 @@ from handlers.auth.serializers import (
 from handlers.auth.throttling import FailedCredentialsThrottle
 from handlers.auth.tokens import issue_token
 from handlers.models import AgentUser
-from handlers.parsers import PROTOCOL_PARSERS
+from poa_backend.core import intake
 from poa_backend.core.conf import poa_settings
 
 logger = logging.getLogger(__name__)
 
 BODY_METHODS = {"POST", "PATCH", "PUT"}
+SCHEMA_TAG = "Agent credentials (auth handler)"
+ERRORS = {
+    401: OpenApiResponse(description="Bad or missing credentials (empty body)."),
+    403: OpenApiResponse(description="Plain HTTP where TLS is required."),
+    404: OpenApiResponse(description="Unknown user or token, or a missing field (empty body)."),
+    409: OpenApiResponse(description="The name exists (empty body)."),
+    413: OpenApiResponse(description="The body is too large."),
+    415: OpenApiResponse(description="Content-Type not application/json or application/msgpack (empty)."),
+    422: OpenApiResponse(
+        description="A field is wrong, or the body nests too deep (the reason in the body)."
+    ),
+    429: OpenApiResponse(description="Too many failed credential checks from this client or for this name."),
+}
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """The schema's error answers of an endpoint, by status."""
+    return {code: ERRORS[code] for code in codes}
+
+
+def auth_schema(summary: str, request: Any, responses: dict[int, Any]) -> Any:
+    return extend_schema(tags=[SCHEMA_TAG], summary=summary, request=request, responses=responses)
 
 
 class IsAuthenticated(BasePermission):
@@ -53,7 +78,7 @@ class AuthAPIView(APIView):
     authentication_classes = [StaffAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes = [FailedCredentialsThrottle]
-    parser_classes = PROTOCOL_PARSERS
+    parser_classes = parsers.PROTOCOL_PARSERS
     renderer_classes = [JSONRenderer]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -63,12 +88,8 @@ class AuthAPIView(APIView):
         if not (request.is_secure() or poa_settings.ALLOW_PLAIN_HTTP_AUTH):
             raise TLSRequired()
         if request.method in BODY_METHODS:
-            length = request.META.get("CONTENT_LENGTH") or "0"
-            if not length.isdigit() or int(length) > poa_settings.MAX_BODY_SIZE:
-                raise BodyTooLarge()
-            if request.content_type.split(";")[0].strip().lower() not in {
-                parser.media_type for parser in self.parser_classes
-            }:
+            parsers.check_declared_size(request)
+            if parsers.media_type(request)[0] not in parsers.DECODERS:
                 raise UnsupportedMediaType(request.content_type)
         super().initial(request, *args, **kwargs)
 
@@ -91,11 +112,21 @@ class AuthAPIView(APIView):
         return auth_exception_handler
 
     def valid_body(self, serializer_class: type, request: Request) -> dict[str, Any]:
+        """The body, checked by the core's intake (valid Unicode, bounded nesting), then by the serializer."""
+        intake.check_json_value(request.data)
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
 
+@auth_schema(
+    "Trade agent user credentials (HTTP Basic) for a JWT",
+    SessionSerializer,
+    {
+        200: inline_serializer("SessionToken", {"token": serializers.CharField(help_text="A JWT.")}),
+        **errors(401, 403, 413, 415, 422, 429),
+    },
+)
 class SessionView(AuthAPIView):
     """``POST /session``: an agent user trades its credentials for a token."""
 
@@ -108,6 +139,35 @@ class SessionView(AuthAPIView):
         return Response({"token": issue_token(request.user.name)})
 
 
+@extend_schema_view(
+    get=auth_schema(
+        "List agent users",
+        None,
+        {
+            200: inline_serializer(
+                "AgentUserEntry",
+                {
+                    "user": serializers.CharField(),
+                    "active": serializers.BooleanField(),
+                    "created_at": serializers.DateTimeField(),
+                },
+                many=True,
+            ),
+            **errors(401, 403, 429),
+        },
+    ),
+    post=auth_schema(
+        "Create an agent user (a missing name or password is generated)",
+        CreateUserSerializer,
+        {
+            200: inline_serializer(
+                "CreatedAgentUser",
+                {"user-name": serializers.CharField(), "password": serializers.CharField()},
+            ),
+            **errors(401, 403, 409, 413, 415, 422, 429),
+        },
+    ),
+)
 class UsersView(AuthAPIView):
     """``POST /user`` creates an agent user; ``GET /user`` lists them."""
 
@@ -126,6 +186,18 @@ class UsersView(AuthAPIView):
         return Response({"user-name": credentials.user_name, "password": credentials.password})
 
 
+@extend_schema_view(
+    delete=auth_schema(
+        "Delete an agent user",
+        None,
+        {204: OpenApiResponse(description="Deleted."), **errors(401, 403, 404, 429)},
+    ),
+    patch=auth_schema(
+        "Activate or deactivate an agent user",
+        SetActiveSerializer,
+        {204: OpenApiResponse(description="Done."), **errors(401, 403, 404, 413, 415, 422, 429)},
+    ),
+)
 class UserView(AuthAPIView):
     """``DELETE /user/<name>`` and ``PATCH /user/<name>`` ({"active": bool})."""
 
@@ -145,6 +217,11 @@ class UserView(AuthAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@auth_schema(
+    "Refuse a currently valid token from now on",
+    TokenSerializer,
+    {200: OpenApiResponse(description="Banned (empty body)."), **errors(401, 403, 404, 413, 415, 422, 429)},
+)
 class BanTokenView(AuthAPIView):
     """``POST /blacklist/token``: refuse a currently valid token from now on."""
 
@@ -158,6 +235,11 @@ class BanTokenView(AuthAPIView):
         return Response(status=status.HTTP_200_OK)
 
 
+@auth_schema(
+    "Deactivate an agent user, so all its tokens stop working",
+    UserReferenceSerializer,
+    {200: OpenApiResponse(description="Banned (empty body)."), **errors(401, 403, 404, 413, 415, 422, 429)},
+)
 class BanUserView(AuthAPIView):
     """``POST /blacklist/user``: deactivate the agent user, so all its tokens stop working."""
 
@@ -169,3 +251,23 @@ class BanUserView(AuthAPIView):
             raise NotFound()
         logger.info("agent user %s banned by %s", name, request.user)
         return Response(status=status.HTTP_200_OK)
+
+
+class AgentUserScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema names and describes ``AgentUserAuthentication``."""
+
+    target_class = AgentUserAuthentication
+    name = "agentUserBasic"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "basic", "description": "An agent user's name and password."}
+
+
+class StaffScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema names and describes ``StaffAuthentication``."""
+
+    target_class = StaffAuthentication
+    name = "staffBasic"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "basic", "description": "A Django staff user's name and password."}

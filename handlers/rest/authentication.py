@@ -1,7 +1,9 @@
 """Agents authenticate with ``Authorization: Bearer <JWT>`` from the session endpoint."""
 
 from dataclasses import dataclass
+from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
@@ -44,3 +46,13 @@ class HasAgentToken(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return request.auth is not None
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema names and describes ``BearerTokenAuthentication``."""
+
+    target_class = BearerTokenAuthentication
+    name = "agentToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

@@ -10,7 +10,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from poa_backend.core import metrics
+from poa_backend.core import intake, metrics
 
 
 class ProtocolError(exceptions.APIException):
@@ -54,10 +54,19 @@ class TokenExpired(exceptions.AuthenticationFailed):
     body = {"error": "token_expired"}
 
 
+#: The answer to each intake reason that is not the contract's empty 422.
+REFUSALS: dict[str, type[ProtocolError]] = {
+    intake.MALFORMED: MalformedBody,
+    intake.TOO_LARGE: BodyTooLarge,
+}
+
+
 def protocol_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every refusal of the REST handler as the contract writes it; anything else stays a 500."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, intake.Refusal):
+        exc = REFUSALS.get(exc.reason, Unprocessable)(str(exc))
     if not isinstance(exc, exceptions.APIException):
         return None
     metrics.rejected("rest", str(exc.status_code))

@@ -1,15 +1,19 @@
 """The three agent calls. Each view only says what a valid call does; refusals are exceptions
 mapped to the contract's answers in ``exceptions.protocol_exception_handler``.
 
-Checks run in the contract's order: method, content type (415), size (413), decoding
-(400), ``id`` (422), token (401), then the call's own fields (422).
+Answers come in the contract's order: method, content type (415), size (413), decoding
+(400), ``id`` (422), token (401), then the call's own fields (422). The work follows the
+answers: every body is decoded and its ``id`` checked (a 400 or 422 must be told from a
+401), but the walk over ``data`` and the metric-type look-up run only for a valid token.
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from redis.exceptions import RedisError
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,17 +22,49 @@ from rest_framework.views import APIView
 from handlers.parsers import PROTOCOL_PARSERS
 from handlers.rest.authentication import BearerTokenAuthentication, HasAgentToken
 from handlers.rest.bodies import read_call
-from handlers.rest.exceptions import PresenceUnavailable, Unprocessable, protocol_exception_handler
+from handlers.rest.exceptions import PresenceUnavailable, protocol_exception_handler
 from handlers.rest.negotiation import JSONAnswerNegotiation
+from poa_backend.core import intake
 from poa_backend.core.handler import HandlerPlugin
-from poa_backend.core.message import Message
-from poa_backend.core.metric_types import is_metric_type
 
 SUCCESS = {"result": "success"}
+SCHEMA_TAG = "POA agent calls (REST handler)"
+
+
+def agent_call_schema(summary: str, description: str, with_data: bool = False) -> Any:
+    """The OpenAPI description of one agent call: its body and the contract's answers."""
+    fields = {
+        "id": serializers.CharField(help_text="The agent's id: 1 to 256 characters, no control characters.")
+    }
+    if with_data:
+        fields["type"] = serializers.CharField(help_text="A configured metric type, e.g. ethereum_metrics.")
+        fields["data"] = serializers.DictField(help_text='The payload: {"type": KIND, "body": {...}}.')
+    name = "".join(word.capitalize() for word in summary.split()[1:])
+    success = inline_serializer("Success", {"result": serializers.CharField(default="success")})
+    expired = inline_serializer("TokenExpired", {"error": serializers.CharField(default="token_expired")})
+    return extend_schema(
+        tags=[SCHEMA_TAG],
+        summary=summary,
+        description=description,
+        request=inline_serializer(f"{name}Call", fields),
+        responses={
+            200: OpenApiResponse(success, 'Accepted: {"result":"success"}.'),
+            400: OpenApiResponse(description='The body cannot be decoded: {"error":"malformed_body"}.'),
+            401: OpenApiResponse(
+                expired,
+                'No, invalid or banned token (empty body); {"error":"token_expired"} once expired.',
+            ),
+            413: OpenApiResponse(description='The body is over MAX_BODY_SIZE: {"error":"body_too_large"}.'),
+            415: OpenApiResponse(
+                description="Content-Type not application/json or application/msgpack (empty)."
+            ),
+            422: OpenApiResponse(description="A required field is missing or wrong (empty body)."),
+        },
+    )
 
 
 class AgentCallView(APIView):
-    """A POA call: ``self.body`` and ``self.agent_id`` are set and the token checked before ``post``."""
+    """A POA call: ``self.call`` and ``self.agent_id`` are set and the token checked before ``post``."""
 
     handler: HandlerPlugin | None = None
     http_method_names = ["post"]
@@ -39,13 +75,13 @@ class AgentCallView(APIView):
     permission_classes = [HasAgentToken]
     throttle_classes = []
 
-    body: dict[str, Any]
+    call: dict[str, Any]
     agent_id: str
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if request.method.lower() not in self.http_method_names:
             self.http_method_not_allowed(request)
-        self.body, self.agent_id = read_call(request)
+        self.call, self.agent_id = read_call(request)
         super().initial(request, *args, **kwargs)  # authentication and permission: 401
 
     def get_exception_handler(self) -> Any:
@@ -61,6 +97,7 @@ def presence_store() -> Iterator[None]:
         raise PresenceUnavailable()
 
 
+@agent_call_schema("POST ping", "The agent is active: starts or refreshes its activity monitor.")
 class PingView(AgentCallView):
     """``POST /ping``: the agent is active; starts or refreshes its activity monitor."""
 
@@ -70,6 +107,7 @@ class PingView(AgentCallView):
         return Response(SUCCESS)
 
 
+@agent_call_schema("POST bye", "The agent leaves: receivers hear it is inactive right away.")
 class ByeView(AgentCallView):
     """``POST /bye``: the agent leaves on purpose; receivers hear it is inactive right away."""
 
@@ -79,16 +117,12 @@ class ByeView(AgentCallView):
         return Response(SUCCESS)
 
 
+@agent_call_schema(
+    "POST data", "A metric message, handed to every receiver subscribed to its type.", with_data=True
+)
 class DataView(AgentCallView):
     """``POST /data``: a metric message for every receiver subscribed to its type; never waits for them."""
 
     def post(self, request: Request) -> Response:
-        data_type, data = self.body.get("type"), self.body.get("data")
-        if not is_metric_type(data_type):
-            raise Unprocessable("type: not a configured metric type")
-        if not isinstance(data, dict):
-            raise Unprocessable("data: missing or not an object")
-        self.handler.send_to_receivers(
-            Message(agent_id=self.agent_id, data_type=data_type, data=data)
-        )
+        self.handler.send_to_receivers(intake.data_message(self.agent_id, self.call))
         return Response(SUCCESS)

@@ -1,43 +1,44 @@
-"""What each call frame must hold: the REST handler's body rules, answered as error payloads.
+"""What the agent socket answers to a refused call: the core intake's reasons as its error payloads.
 
-The rules are the REST handler's (``handlers.rest.bodies``), in its order: the
-agent ``id``; in MessagePack, a ``data`` JSON can represent; then, for ``data``
-calls, a configured metric ``type`` and an object ``data``. A bad call gets an
-error answer naming the first rule it breaks; the socket stays open.
+The rules are the core's intake check (``poa_backend.core.intake``), the REST handler's
+too, in the same order; this module only names the payloads (docs/handlers.md). A bad
+call gets the payload of the first rule it breaks; the socket stays open.
 """
 
 from typing import Any
 
-from handlers.rest.bodies import is_json_value, required_id
-from handlers.rest.exceptions import Unprocessable
-from poa_backend.core.metric_types import ais_metric_type
+from poa_backend.core import intake
 
 UNKNOWN_CALL = "unknown_call"
-INVALID_ID = "invalid_id"
-DATA_NOT_JSON = "data_not_json"
-UNKNOWN_TYPE = "unknown_type"
-DATA_NOT_AN_OBJECT = "data_not_an_object"
+#: ``ref`` is echoed in the answer, so it must be a value the answer can carry.
+INVALID_REF = "invalid_ref"
 #: The shared presence store (Redis) is out of reach: call again later.
 PRESENCE_UNAVAILABLE = "presence_unavailable"
 
 CALLS = frozenset({"ping", "data", "bye"})
 
+#: The error payload of each intake reason (no other reason reaches a socket).
+PAYLOADS = {
+    intake.MALFORMED: "malformed_frame",
+    intake.NOT_AN_OBJECT: "not_an_object",
+    intake.MISSING_ID: "invalid_id",
+    intake.INVALID_ID: "invalid_id",
+    intake.DATA_NOT_JSON: "data_not_json",
+    intake.TOO_DEEP: "data_too_deep",
+    intake.UNKNOWN_TYPE: "unknown_type",
+    intake.DATA_NOT_AN_OBJECT: "data_not_an_object",
+}
 
-def check_common(frame: dict[str, Any], binary: bool) -> str | None:
-    """What every call needs: None when valid, else the reason."""
+
+def payload(refusal: intake.Refusal) -> str:
+    """The error payload answering ``refusal``."""
+    return PAYLOADS.get(refusal.reason, refusal.reason)
+
+
+def echoable(ref: Any) -> bool:
+    """Whether ``ref`` can be echoed: a JSON value within ``MAX_NESTING`` levels, in either encoding."""
     try:
-        required_id(frame)
-    except Unprocessable:
-        return INVALID_ID
-    if binary and not is_json_value(frame.get("data")):
-        return DATA_NOT_JSON
-    return None
-
-
-async def check_data(frame: dict[str, Any]) -> str | None:
-    """What a ``data`` call needs beyond ``check_common``: None when valid, else the reason."""
-    if not await ais_metric_type(frame.get("type")):
-        return UNKNOWN_TYPE
-    if not isinstance(frame.get("data"), dict):
-        return DATA_NOT_AN_OBJECT
-    return None
+        intake.check_json_value(ref)
+    except intake.Refusal:
+        return False
+    return True

@@ -15,10 +15,9 @@ from redis.exceptions import RedisError
 
 from handlers.auth.tokens import TokenError, TokenExpired, acheck_token, bearer_token, verified_claims
 from handlers.websocket import calls
-from handlers.websocket.frames import JSON, MSGPACK, FrameError
-from poa_backend.core import metrics
+from handlers.websocket.frames import JSON, MSGPACK
+from poa_backend.core import intake, metrics
 from poa_backend.core.handler import HandlerPlugin
-from poa_backend.core.message import Message
 from poa_backend.core.websocket import DatabaseFreeConsumer, deny
 
 #: Close codes and reasons when the session of an open socket ends: its token expired, or was
@@ -92,47 +91,54 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         await self.close(code=code, reason=reason)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        binary = text_data is None
-        codec = MSGPACK if binary else JSON
+        codec = JSON if bytes_data is None else MSGPACK
         try:
-            frame = codec.decode(bytes_data if binary else text_data)
-        except FrameError as exc:
-            metrics.rejected(self.label, exc.reason)
-            return await self.base_send(codec.answer(exc.reason))
-        call = frame.get("call")
-        if not isinstance(call, str) or call not in calls.CALLS:
-            reason = calls.UNKNOWN_CALL
-        else:
-            reason = calls.check_common(frame, binary)
-            if reason is None:
-                reason = await getattr(self, f"call_{call}")(frame)
+            frame = codec.decode(text_data if bytes_data is None else bytes_data)
+        except intake.Refusal as refusal:
+            return await self.refuse(codec, calls.payload(refusal))
+        has_ref = "ref" in frame
+        if has_ref and not calls.echoable(frame["ref"]):
+            return await self.refuse(codec, calls.INVALID_REF)
+        reason = await self.handle(frame)
         if reason is not None:
             metrics.rejected(self.label, reason)
-        await self.base_send(codec.answer(reason, frame.get("ref"), "ref" in frame))
+        await self.base_send(codec.answer(reason, frame.get("ref"), has_ref))
 
-    async def call_ping(self, frame: dict[str, Any]) -> str | None:
-        """Keep the agent active (its inactivity timer restarts)."""
-        self.agents.add(frame["id"])
+    async def refuse(self, codec: Any, reason: str) -> None:
+        """An error answer without ``ref``: the frame had none that could be echoed."""
+        metrics.rejected(self.label, reason)
+        await self.base_send(codec.answer(reason))
+
+    async def handle(self, frame: dict[str, Any]) -> str | None:
+        """Make the call: None when done, else the error payload of the first rule it breaks."""
+        call = frame.get("call")
+        if not isinstance(call, str) or call not in calls.CALLS:
+            return calls.UNKNOWN_CALL
         try:
-            await self.handler.aping(frame["id"])
+            return await getattr(self, f"call_{call}")(intake.agent_id(frame), frame)
+        except intake.Refusal as refusal:
+            return calls.payload(refusal)
+
+    async def call_ping(self, agent_id: str, frame: dict[str, Any]) -> str | None:
+        """Keep the agent active (its inactivity timer restarts)."""
+        self.agents.add(agent_id)
+        try:
+            await self.handler.aping(agent_id)
         except RedisError:
             return calls.PRESENCE_UNAVAILABLE
         return None
 
-    async def call_data(self, frame: dict[str, Any]) -> str | None:
+    async def call_data(self, agent_id: str, frame: dict[str, Any]) -> None:
         """Hand the metric to every receiver subscribed to its type (never waits for them)."""
-        reason = await calls.check_data(frame)
-        if reason is None:
-            self.agents.add(frame["id"])
-            message = Message(frame["id"], frame["type"], frame["data"])
-            self.handler.send_to_receivers(message)
-        return reason
+        message = await intake.adata_message(agent_id, frame)
+        self.agents.add(agent_id)
+        self.handler.send_to_receivers(message)
 
-    async def call_bye(self, frame: dict[str, Any]) -> str | None:
+    async def call_bye(self, agent_id: str, frame: dict[str, Any]) -> str | None:
         """The agent leaves on purpose: inactive now."""
-        self.agents.discard(frame["id"])
+        self.agents.discard(agent_id)
         try:
-            await self.handler.apublish_inactive(frame["id"])
+            await self.handler.apublish_inactive(agent_id)
         except RedisError:
             return calls.PRESENCE_UNAVAILABLE
         return None

@@ -11,28 +11,7 @@ from typing import Any
 
 import msgpack
 
-from handlers.parsers import decode_msgpack
-
-#: Error payloads for frames that cannot be read at all (no call, no ``ref`` to echo).
-MALFORMED_FRAME = "malformed_frame"
-NOT_AN_OBJECT = "not_an_object"
-
-
-class FrameError(ValueError):
-    """The frame cannot be answered as a call; ``reason`` is the error payload."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def decode_json(text: str) -> Any:
-    """Strict JSON (no NaN or Infinity), as the REST handler's parser reads it."""
-    return json.loads(text, parse_constant=_refuse_constant)
+from poa_backend.core import intake
 
 
 def encode_json(value: Any) -> str:
@@ -60,14 +39,8 @@ class Codec:
         return {"type": "websocket.send", self.key: self._encode(answer)}
 
     def decode(self, payload: Any) -> dict[str, Any]:
-        """The frame as a dict, or FrameError saying why it is not one."""
-        try:
-            frame = self._decode(payload)
-        except (ValueError, UnicodeDecodeError):
-            raise FrameError(MALFORMED_FRAME)
-        if not isinstance(frame, dict):
-            raise FrameError(NOT_AN_OBJECT)
-        return frame
+        """The frame as a dict; ``intake.Refusal`` (``malformed``, ``not_an_object``) when it is not one."""
+        return intake.call_object(self._decode(payload))
 
     def answer(self, reason: str | None = None, ref: Any = None, has_ref: bool = False) -> dict[str, Any]:
         """A success answer (``reason`` None) or an error answer, echoing ``ref`` when the call gave one."""
@@ -86,5 +59,5 @@ class Codec:
         return self.message(answer)
 
 
-JSON = Codec("text", decode_json, encode_json, "json")
-MSGPACK = Codec("bytes", decode_msgpack, encode_msgpack, "msgpack")
+JSON = Codec("text", intake.decode_json, encode_json, "json")
+MSGPACK = Codec("bytes", intake.decode_msgpack, encode_msgpack, "msgpack")

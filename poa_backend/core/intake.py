@@ -15,6 +15,7 @@ dashboard feed, storage and DynamoDB can always encode it.
 
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -26,7 +27,7 @@ from poa_backend.core.message import Message
 from poa_backend.core.metric_types import ais_metric_type, is_metric_type
 
 # Reason codes.
-MALFORMED = "malformed"  # the bytes do not decode as the encoding says (REST: 400)
+MALFORMED = "malformed"  # the bytes do not decode as the encoding says, or nest past the decoder's bound
 NOT_AN_OBJECT = "not_an_object"  # the call is not a JSON object / MessagePack map
 MISSING_ID = "missing_id"
 INVALID_ID = "invalid_id"  # not a string, empty, too long, control characters, bad Unicode
@@ -38,6 +39,10 @@ TOO_LARGE = "too_large"  # more bytes than the transport's limit
 
 #: The longest agent id accepted, in characters (ethstats node names and enode ids fit).
 MAX_AGENT_ID_LENGTH = 256
+#: JSON nested deeper than this does not decode (``MALFORMED``): the standard decoder recurses,
+#: so the bound is checked before it runs, well inside the interpreter's recursion limit.
+#: MessagePack's decoder is not recursive and stops by itself past 1,024 levels.
+MAX_DECODE_DEPTH = 512
 
 
 class Refusal(ValueError):
@@ -48,33 +53,65 @@ class Refusal(ValueError):
         self.reason = reason
 
 
-# Decoding.
+# Size and decoding.
+
+
+def check_size(size: int, limit: int | None = None) -> None:
+    """``TOO_LARGE`` when ``size`` bytes exceed ``limit`` (default ``MAX_BODY_SIZE``)."""
+    if size > int(poa_settings.MAX_BODY_SIZE if limit is None else limit):
+        raise Refusal(TOO_LARGE, f"{size} bytes is over the limit")
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+#: A JSON string, or the rest of the text after an unterminated quote: every match ends where
+#: the decoder's string would, and the scan never backtracks.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_BRACKETS = str.maketrans("{}", "[]")
+
+
+def _nests_deeper_than(text: str, limit: int) -> bool:
+    """Whether JSON ``text`` opens more than ``limit`` arrays/objects inside each other.
+
+    Free for ordinary calls (fewer brackets than the limit); otherwise the strings go and
+    the running depth is followed chunk by chunk, counted in C, char by char only near the limit.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    structure = _JSON_STRING.sub("", text).translate(_BRACKETS)
+    depth, step = 0, max(limit // 2, 1)
+    for start in range(0, len(structure), step):
+        chunk = structure[start : start + step]
+        opened = chunk.count("[")
+        if depth + opened <= limit:
+            depth += opened - chunk.count("]")
+            continue
+        for char in chunk:
+            depth += (char == "[") - (char == "]")
+            if depth > limit:
+                return True
+    return False
+
+
 def decode_json(payload: str | bytes) -> Any:
-    """Strict JSON (no NaN or Infinity); any malformed input, however deep, is ``MALFORMED``."""
+    """Strict JSON in UTF-8 (no NaN or Infinity); malformed or too deep input is ``MALFORMED``."""
     try:
-        return json.loads(payload, parse_constant=_refuse_constant)
+        text = payload if isinstance(payload, str) else payload.decode("utf-8")
+        if _nests_deeper_than(text, MAX_DECODE_DEPTH):
+            raise Refusal(MALFORMED, f"JSON nested deeper than {MAX_DECODE_DEPTH}")
+        return json.loads(text, parse_constant=_refuse_constant)
+    except Refusal:
+        raise
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Refusal(MALFORMED, f"not JSON: {type(exc).__name__}") from exc
 
 
 def decode_msgpack(payload: bytes) -> Any:
-    """One MessagePack value; any malformed input, however deep, is ``MALFORMED``."""
+    """One MessagePack value (its decoder stops past 1,024 levels); malformed input is ``MALFORMED``."""
     try:
-        return msgpack.unpackb(
-            payload,
-            raw=False,
-            strict_map_key=False,
-            timestamp=0,
-            max_buffer_size=len(payload) or 1,
-        )
-    except RecursionError as exc:
-        raise Refusal(MALFORMED, "MessagePack nested too deep") from exc
+        return msgpack.unpackb(payload, raw=False, strict_map_key=False, timestamp=0)
     except Exception as exc:  # msgpack raises bare exceptions for some truncated inputs
         raise Refusal(MALFORMED, f"not MessagePack: {type(exc).__name__}") from exc
 
