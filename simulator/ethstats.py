@@ -440,11 +440,123 @@ class Reth(GoEthereum):
         return self._frame("history", {"id": self.name, "history": [self.block_body(b) for b in ascending]})
 
 
+class Erigon(GoEthereum):
+    """Erigon ``ethstats/ethstats.go`` (a go-ethereum fork, same wire code): ``port`` always 0,
+    ``stats`` with ``mining`` and ``hashrate``, ``gasPrice`` 0, the real total difficulty."""
+
+    client = "erigon"
+
+    def info(self) -> dict[str, Any]:
+        return {
+            **super().info(),
+            "node": "erigon/3.0.4/linux-amd64/go1.23.6",
+            "port": 0,
+            "protocol": "eth/68, eth/67",
+        }
+
+    def block_body(self, block: ChainBlock) -> dict[str, Any]:
+        return {**super().block_body(block), "totalDifficulty": str(block.total_difficulty)}
+
+    def stats(self, state: NodeState) -> str:
+        stats = {
+            "active": True,
+            "syncing": state.syncing,
+            "mining": False,
+            "hashrate": 0,
+            "peers": state.peers,
+            "gasPrice": 0,
+            "uptime": state.uptime,
+        }
+        return self._frame("stats", {"id": self.name, "stats": stats})
+
+
+class NodeAgent(Profile):
+    """eth-net-intelligence-api ``lib/node.js`` (Primus 4, primus-emit): ``id`` is
+    ``camelCase(name)``, web3 0.15 blocks (numbers, transactions and uncles as hash strings,
+    decimal difficulties), ``gasPrice`` a decimal string, ``syncing`` false or an object,
+    node-ping every 3 s with a number, latency a number."""
+
+    client = "eth-net-intelligence-api"
+    report_interval = 5.0
+
+    @property
+    def node_id(self) -> str:
+        head, *rest = self.name.replace("_", "-").split("-")
+        return head.lower() + "".join(part.capitalize() for part in rest)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "contact": "",
+            "coinbase": "0x" + "33" * 20,
+            "node": "Geth/v1.10.26-stable/linux-amd64/go1.18.5",
+            "net": "1",
+            "protocol": 66,
+            "api": "0.15.3",
+            "port": 30303,
+            "os": "linux",
+            "os_v": "5.15.0-105-generic",
+            "client": "0.1.1",
+            "canUpdateHistory": True,
+        }
+
+    def node_ping(self) -> str:
+        return emit("node-ping", {"id": self.node_id, "clientTime": int(time.time() * 1000)})
+
+    def latency(self, milliseconds: int) -> str:
+        return emit("latency", {"id": self.node_id, "latency": milliseconds})
+
+    def block_body(self, block: ChainBlock) -> dict[str, Any]:
+        return {
+            "difficulty": str(block.difficulty),
+            "extraData": "0x",
+            "gasLimit": block.gas_limit,
+            "gasUsed": block.gas_used,
+            "hash": block.hash,
+            "miner": block.miner.lower(),
+            "mixHash": _hex(f"mix-{block.number}"),
+            "nonce": "0x0000000000000000",
+            "number": block.number,
+            "parentHash": block.parent_hash,
+            "receiptsRoot": _hex(f"receipts-{block.number}"),
+            "sha3Uncles": "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347",
+            "size": block.size,
+            "stateRoot": block.state_root,
+            "timestamp": block.timestamp,
+            "totalDifficulty": str(block.total_difficulty),
+            "transactions": block.transaction_hashes,
+            "transactionsRoot": block.transactions_root,
+            "uncles": [],
+        }
+
+    def block(self, block: ChainBlock) -> str:
+        return emit("block", {"id": self.node_id, "block": self.block_body(block)})
+
+    def stats(self, state: NodeState) -> str:
+        syncing: Any = {"startingBlock": 1, "currentBlock": 5, "highestBlock": 9, "progress": 0.5}
+        stats = {
+            "active": True,
+            "syncing": syncing if state.syncing else False,
+            "mining": False,
+            "hashrate": 0,
+            "peers": state.peers,
+            "gasPrice": str(state.gas_price),
+            "uptime": state.uptime,
+        }
+        return emit("stats", {"id": self.node_id, "stats": stats})
+
+    def history(self, blocks: list[ChainBlock]) -> str:
+        ordered = list(reversed(blocks))  # getHistory reverse()s the requested list
+        return emit("history", {"id": self.node_id, "history": [self.block_body(b) for b in ordered]})
+
+
 PROFILES: dict[str, type[Profile]] = {
     "go-ethereum": GoEthereum,
     "besu": Besu,
     "nethermind": Nethermind,
     "reth": Reth,
+    "erigon": Erigon,
+    "eth-net-intelligence-api": NodeAgent,
 }
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from simulator.ethstats import Besu, GoEthereum, Nethermind, NodeState, Reth, block_at
+from simulator.ethstats import Besu, Erigon, GoEthereum, Nethermind, NodeAgent, NodeState, Reth, block_at
 from tests.ethstats_support import (
     READY,
     SHARED_SECRET,
@@ -158,6 +158,32 @@ PROFILES = {
         Reth("reth-feed", SHARED_SECRET),
         lambda node: expected_reth_block(node, HEAD),
         {**GETH_STATS, "mining": False, "hashrate": 0},
+    ),
+    "erigon": (
+        Erigon("erigon-feed", SHARED_SECRET),
+        lambda node: node.block_body(block_at(HEAD)),
+        {
+            "active": True,
+            "syncing": False,
+            "mining": False,
+            "hashrate": 0,
+            "peers": 50,
+            "gasPrice": 0,
+            "uptime": 100,
+        },
+    ),
+    "eth-net-intelligence-api": (
+        NodeAgent("node-agent-feed", SHARED_SECRET),
+        lambda node: node.block_body(block_at(HEAD)),  # hash strings for transactions, kept as sent
+        {
+            "active": True,
+            "syncing": False,
+            "mining": False,
+            "hashrate": 0,
+            "peers": 50,
+            "gasPrice": "1234567890",  # a decimal string, as sent
+            "uptime": 100,
+        },
     ),
 }
 
