@@ -46,7 +46,8 @@ def test_a_node_logs_in_as_the_agent_user_named_by_its_id_and_ready_comes_first(
     node = GoEthereum("geth-1", "node-password")
 
     async def scenario():
-        async with open_feed(backend) as feed, open_node(backend) as socket:
+        # go-ethereum's dial: Origin http://localhost, a permessage-deflate offer (websockets' default).
+        async with open_feed(backend) as feed, open_node(backend, origin="http://localhost") as socket:
             assert await login(socket, node.hello()) == READY
             information = await feed_until(feed, "geth-1", "information")
             assert information == {"type": "information", "body": node.info()}
@@ -193,3 +194,18 @@ def test_the_admin_shows_each_nodes_transport_and_client(backend, admin_client):
     assert page.status_code == 200
     assert b"geth-admin" in page.content
     assert b"Geth/v1.16.1-stable-12b4131f/linux-amd64/go1.24.4" in page.content
+
+
+def test_failed_hellos_are_throttled_per_address_like_session(live_backend, recording_path):
+    use_rows(secrets=[SHARED_SECRET])
+    backend = live_backend(env={"POA_AUTH_FAILURE_LIMIT": "3", "POA_AUTH_FAILURE_WINDOW": "60"})
+
+    async def scenario():
+        for index in range(3):
+            async with open_node(backend) as socket:
+                assert await refused(socket, GoEthereum(f"guess-{index}", "wrong").hello()) == 4003
+        # Over the budget: even a right secret is refused unchecked until the window ends.
+        async with open_node(backend) as socket:
+            assert await refused(socket, GoEthereum("honest-late", SHARED_SECRET).hello()) == 4003
+
+    asyncio.run(scenario())
