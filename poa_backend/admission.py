@@ -2,9 +2,11 @@
 
 - Connections per client address are capped (``MAX_CONNECTIONS_PER_ADDRESS``): one
   address cannot take every file descriptor; several nodes behind one NAT still fit.
-- New connections are paced (``MAX_NEW_CONNECTIONS_PER_SECOND``): past the rate the
-  listening sockets stop accepting for a moment, so the rest of a reconnect storm waits
-  in the kernel's listen backlog (and clients' SYN retries) instead of all arriving at once.
+- New connections are paced (``MAX_NEW_CONNECTIONS_PER_SECOND``, a second's worth at
+  once): past the rate the listening sockets stop accepting for a moment, so the rest of
+  a reconnect storm waits in the kernel's listen backlog (and clients' SYN retries) instead
+  of all arriving at once; the connections of an accept round beyond the pace are closed
+  and retry.
 - A request body over ``MAX_BODY_SIZE`` is refused with 413 from its ``Content-Length``
   (or, chunked, as soon as it grows past the limit), before anything is stored: Twisted
   would otherwise spool the whole body to a temporary file first.
@@ -59,7 +61,8 @@ class AdmissionFactory(WrappingFactory):
         if self.per_address and self.open_by_address[host] >= self.per_address:
             self._log_refusal(host)
             return None  # Twisted closes the socket at once
-        self._pace()
+        if not self._pace():
+            return None  # past the pace: this one retries; the rest wait in the backlog
         connection = super().buildProtocol(addr)
         connection.client_host = host
         return connection
@@ -81,16 +84,21 @@ class AdmissionFactory(WrappingFactory):
             self._last_refusal_log = now
             logger.warning("refused a connection from %s: %d open already", host, self.per_address)
 
-    def _pace(self) -> None:
-        """Take one accept from the allowance (a second's worth at most); pause when spent."""
+    def _pace(self) -> bool:
+        """Take one accept from the allowance (a second's worth at most). When it is spent,
+        the listening sockets stop accepting until the next accept is due (one ``accept`` round
+        takes every pending connection, so those of the round beyond the pace are refused)."""
         if not self.per_second:
-            return
+            return True
         now = time.monotonic()
         self._allowance = min(self.per_second, self._allowance + (now - self._at) * self.per_second)
         self._at = now
-        self._allowance -= 1
-        if self._allowance < 0 and not self._paused_ports:
-            self._pause_accepting(-self._allowance / self.per_second)
+        if self._allowance >= 1:
+            self._allowance -= 1
+            return True
+        if not self._paused_ports:
+            self._pause_accepting((1 - self._allowance) / self.per_second)
+        return False
 
     def _pause_accepting(self, seconds: float) -> None:
         from twisted.internet import reactor  # Daphne's (asyncio), installed by then

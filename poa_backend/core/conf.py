@@ -43,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     # Open connections one client address may hold (0: no cap), and new connections the
     # server accepts per second (more wait in the listen backlog; 0: no cap).
     "MAX_CONNECTIONS_PER_ADDRESS": 256,
-    "MAX_NEW_CONNECTIONS_PER_SECOND": 500,
+    "MAX_NEW_CONNECTIONS_PER_SECOND": 1000,
     # WebSocket frames received and not yet taken by the application, per connection: reading
     # pauses at this many and the connection is closed (1008) at four times as many.
     "WEBSOCKET_INPUT_QUEUE": 1000,
