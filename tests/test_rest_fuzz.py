@@ -1,4 +1,9 @@
-"""Random bodies, encodings and headers to the three endpoints never get a 5xx."""
+"""Random bodies, encodings and headers to the three endpoints never get a 5xx.
+
+Besides well-formed values, bodies carry what broke backends before: strings with lone
+surrogates (as JSON escapes), ids of any length and control characters, and nesting
+deep enough to exhaust a recursive decoder or encoder, in the id, the type or the data.
+"""
 
 import json
 import string
@@ -55,7 +60,70 @@ def call_shaped(values):
     ) | st.fixed_dictionaries({}, optional={"id": values, "type": values, "data": values})
 
 
+# Strings with lone surrogates: JSON carries them as escapes (json.dumps writes "\\ud800").
+surrogates = st.characters(categories=["Cs"])
+hostile_text = st.text(surrogates | st.characters(exclude_categories=[]), max_size=12) | st.builds(
+    "{}{}{}".format, st.text(max_size=4), surrogates, st.text(max_size=4)
+)
+hostile_json_values = st.recursive(
+    st.none() | st.integers() | hostile_text | st.text(alphabet=st.characters(max_codepoint=0x9F)),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(hostile_text, children, max_size=4),
+    max_leaves=20,
+)
+agent_ids = (
+    hostile_text
+    | st.text(st.characters(max_codepoint=0x9F), max_size=300)
+    | st.integers(250, 260).map("n".__mul__)
+)
+WHERE = ["id", "type", "data", "body"]
+
+
+def deep_json(depth: int, where: str) -> bytes:
+    """A call with ``depth`` arrays inside each other in one of its fields, written as text
+    (``json.dumps`` itself could not write the deepest)."""
+    deep = "[" * depth + "0" + "]" * depth
+    fields = {"id": '"node-1"', "type": '"ethereum_metrics"', "data": '{"type": "block", "body": {}}'}
+    if where == "body":
+        fields["data"] = '{"type": "block", "body": ' + deep + "}"
+    else:
+        fields[where] = deep
+    return ("{" + ", ".join(f'"{key}": {value}' for key, value in fields.items()) + "}").encode()
+
+
+def deep_msgpack(depth: int, where: str) -> bytes:
+    """The same in MessagePack, written by hand past the packer's own depth limit."""
+    deep = b"\x91" * depth + b"\x00"
+    fields = {
+        "id": msgpack.packb("node-1"),
+        "type": msgpack.packb("ethereum_metrics"),
+        "data": msgpack.packb({"type": "block", "body": {}}),
+    }
+    if where == "body":
+        fields["data"] = (
+            b"\x82" + msgpack.packb("type") + msgpack.packb("block") + msgpack.packb("body") + deep
+        )
+    else:
+        fields[where] = deep
+    return b"\x83" + b"".join(msgpack.packb(key) + value for key, value in fields.items())
+
+
+depths = st.sampled_from([30, 31, 32, 33, 500, 511, 512, 513, 1000, 1023, 1024, 1025, 100_000]) | st.integers(
+    1, 2000
+)
+hostile_bodies = st.one_of(
+    hostile_json_values.map(lambda value: ("json", json.dumps(value).encode())),
+    call_shaped(hostile_json_values).map(lambda value: ("json", json.dumps(value).encode())),
+    st.builds(
+        lambda agent, data: {"id": agent, "type": "ethereum_metrics", "data": data},
+        agent_ids,
+        hostile_json_values,
+    ).map(lambda value: ("json", json.dumps(value).encode())),
+    st.builds(deep_json, depths, st.sampled_from(WHERE)).map(lambda raw: ("json", raw)),
+    st.builds(deep_msgpack, depths, st.sampled_from(WHERE)).map(lambda raw: ("msgpack", raw)),
+)
 bodies = st.one_of(
+    hostile_bodies,
+    hostile_bodies,
     st.binary(max_size=300).map(lambda raw: ("raw", raw)),
     json_values.map(lambda value: ("json", json.dumps(value).encode())),
     call_shaped(json_values).map(lambda value: ("json", json.dumps(value).encode())),
@@ -118,3 +186,18 @@ def test_no_input_gets_a_server_error(server, path, body, content_type, authoriz
     assert reply.status < 500, (path, encoding, raw[:80], headers, reply)
     if reply.status == 200:
         assert reply.body == b'{"result":"success"}'
+        assert receivers_can_encode(encoding, raw), (path, raw[:200])
+
+
+def receivers_can_encode(encoding: str, raw: bytes) -> bool:
+    """Whether an accepted call's id and data encode as strict JSON in UTF-8, as the dashboard
+    feed and storage write them (a lone surrogate or runaway nesting cannot)."""
+    try:
+        call = (
+            json.loads(raw) if encoding == "json" else msgpack.unpackb(raw, raw=False, strict_map_key=False)
+        )
+        encoded = json.dumps([call.get("id"), call.get("data")], ensure_ascii=False, allow_nan=False)
+        encoded.encode("utf-8")
+    except (ValueError, RecursionError, TypeError, AttributeError):
+        return False
+    return True

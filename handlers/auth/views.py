@@ -2,7 +2,9 @@
 
 Every request passes, in order: known method (else 404, as an unknown path), TLS
 (403), body size (413) and content type (415) of a body-carrying call, the failure
-throttle (429), HTTP Basic credentials (401, counted as a failure), then the body (422).
+throttle (429), HTTP Basic credentials (401, counted as a failure), then the body: 400
+when it does not decode, 422 when the core's intake check refuses it (a lone surrogate,
+nesting past ``MAX_NESTING``) or its serializer does.
 """
 
 import logging
@@ -30,11 +32,11 @@ from handlers.auth.serializers import (
     TokenSerializer,
     UserReferenceSerializer,
 )
-from handlers.auth.throttling import FailedCredentialsThrottle
 from handlers.auth.tokens import issue_token
 from handlers.models import AgentUser
 from poa_backend.core import intake
 from poa_backend.core.conf import poa_settings
+from poa_backend.credentials import FailedCredentialsThrottled
 
 logger = logging.getLogger(__name__)
 
@@ -70,14 +72,11 @@ class IsAuthenticated(BasePermission):
         return request.user is not None
 
 
-class AuthAPIView(APIView):
+class AuthAPIView(FailedCredentialsThrottled, APIView):
     """Base of the auth endpoints: checks in the order above, the contract's error answers."""
 
-    #: Which kind of principal calls this endpoint; also the throttle's user-name scope.
-    principal = "staff"
     authentication_classes = [StaffAuthentication]
     permission_classes = [IsAuthenticated]
-    throttle_classes = [FailedCredentialsThrottle]
     parser_classes = parsers.PROTOCOL_PARSERS
     renderer_classes = [JSONRenderer]
 
@@ -93,20 +92,10 @@ class AuthAPIView(APIView):
                 raise UnsupportedMediaType(request.content_type)
         super().initial(request, *args, **kwargs)
 
-    def perform_authentication(self, request: Request) -> None:
-        # Locked-out clients are refused before any credential is checked (DRF throttles later).
-        super().check_throttles(request)
-        request.user  # noqa: B018 - authenticates now
-
-    def check_throttles(self, request: Request) -> None:
-        """Already done in ``perform_authentication``, before the credentials."""
-
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, AuthenticationFailed):
-            for throttle in self.get_throttles():
-                throttle.record_failure(self.request, self)
             logger.info("%s %s: credentials refused", self.request.method, self.request.path)
-        return super().handle_exception(exc)
+        return super().handle_exception(exc)  # counts the failure
 
     def get_exception_handler(self) -> Any:
         return auth_exception_handler
@@ -258,16 +247,15 @@ class AgentUserScheme(OpenApiAuthenticationExtension):
 
     target_class = AgentUserAuthentication
     name = "agentUserBasic"
+    description = "An agent user's name and password."
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "http", "scheme": "basic", "description": "An agent user's name and password."}
+        return {"type": "http", "scheme": "basic", "description": self.description}
 
 
-class StaffScheme(OpenApiAuthenticationExtension):
+class StaffScheme(AgentUserScheme):
     """How the OpenAPI schema names and describes ``StaffAuthentication``."""
 
     target_class = StaffAuthentication
     name = "staffBasic"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "http", "scheme": "basic", "description": "A Django staff user's name and password."}
+    description = "A Django staff user's name and password."
