@@ -9,6 +9,7 @@ import pytest
 from poa_backend.core.presence import LocalPresence, Presence, RedisPresence
 from poa_backend.core.signals import agent_inactive
 from tests.fault_support import ThrowawayRedis
+from tests.live import wait_until
 
 TIMEOUT = 0.6
 
@@ -197,6 +198,17 @@ def test_agents_pinging_through_a_redis_outage_stay_active_and_no_burst_follows(
         assert sorted(agents(fired)) == ["leaves", "quiet", "short"]
         quiet_at = next(at for agent, at in fired if agent == "quiet")
         assert quiet_at - back >= TIMEOUT * 0.9
+
+        # A second outage goes the same way.
+        own_redis.stop()
+        for _ in range(3):
+            monitors[0].ping("a")
+            monitors[1].bye("b")
+            time.sleep(TIMEOUT / 4)
+        own_redis.start()
+        assert wait_until(lambda: not monitors[0].redis_away and not monitors[1].redis_away)
+        monitors[0].ping("a")
+        assert sorted(agents(fired)) == ["b", "leaves", "quiet", "short"]
     finally:
         for monitor in monitors:
             monitor.stop()

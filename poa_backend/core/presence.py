@@ -330,7 +330,7 @@ class RedisPresence(Presence):
                     unfired.append(agent_id)
             away_for = now - (self._away_since or now)
             self.local = LocalPresence(self.timeout)
-            self._gone = set()
+            self._gone = {}
             self._away_since = None
         self._fire(unfired)
         logger.warning(
