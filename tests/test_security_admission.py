@@ -115,8 +115,8 @@ def test_agents_keep_their_request_threads_while_40_bad_passwords_are_hashed(liv
             attack.result()
     stop.set()
     agent_thread.join()
+    assert statistics.median(latencies) < 2 * one_hash, (latencies, one_hash)
     assert len(latencies) >= 5
-    assert statistics.median(latencies) < 2 * one_hash, (statistics.median(latencies), one_hash)
 
 
 PROBE = b"POST /ping HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
