@@ -103,7 +103,7 @@ class DashboardReceiver(ReceiverPlugin):
                 frame = encode_frame(message.agent_id, message.data)
             except Unencodable as exc:
                 self.stats.messages_unencodable += 1
-                logger.warning("dashboard %s: message of %s not sent: %s", self.name, message.agent_id, exc)
+                logger.warning("dashboard %s: message of %r not sent: %s", self.name, message.agent_id, exc)
                 continue
             frames.append(frame)
             kind = catchup_kind(message.data)
