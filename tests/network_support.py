@@ -2,6 +2,7 @@
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,3 +112,25 @@ def staff_get(base: str, path: str, credentials: tuple[str, str] = STAFF) -> Any
     reply = request(base, path, method="GET", headers={"Authorization": f"Basic {basic}"})
     assert reply.status == 200, (path, reply.status, reply.body[:500])
     return json.loads(reply.body)
+
+
+class KeepAlive:
+    """An agent that is up: pings and reports a new block every 0.4 s, from start until ``stop``."""
+
+    def __init__(self, agent: Agent, first_block: int = 100) -> None:
+        self.agent = agent
+        self.number = first_block
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            self.agent.ping()
+            self.number += 1
+            self.agent.block(self.number)
+            self.stopping.wait(0.4)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)

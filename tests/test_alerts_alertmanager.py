@@ -1,14 +1,12 @@
 """A node-down alert end to end: a simulated agent stops, the rule fires into a real Alertmanager
 (Debian's ``prometheus-alertmanager`` on a free port), and resolves there when the agent returns."""
 
-import threading
-
 import pytest
 
 from receivers.alerts.models import AlertDestination, AlertEvent, AlertRule, Delivery
 from tests.alerting_support import Alertmanager
 from tests.live import wait_until
-from tests.network_support import agents, make_staff, staff_get
+from tests.network_support import KeepAlive, agents, make_staff, staff_get
 
 INACTIVITY_TIMEOUT = 1.5
 
@@ -18,28 +16,6 @@ def alertmanager():
     manager = Alertmanager()
     yield manager
     manager.stop()
-
-
-class KeepAlive:
-    """Pings (and reports a block now and then) until stopped: an agent that is up."""
-
-    def __init__(self, agent):
-        self.agent = agent
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        number = 100
-        while not self.stopping.is_set():
-            self.agent.ping()
-            number += 1
-            self.agent.block(number)
-            self.stopping.wait(0.4)
-
-    def stop(self):
-        self.stopping.set()
-        self.thread.join(5)
 
 
 def node_is_up(api, node):

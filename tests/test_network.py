@@ -12,6 +12,7 @@ from tests.live import wait_until
 from tests.network_support import (
     ETHEREUM,
     NETWORKING,
+    KeepAlive,
     agents,
     make_staff,
     redis_environment,
@@ -103,14 +104,19 @@ def test_a_node_that_goes_quiet_is_down_in_the_view(staff, live_backend):
     backend = live_backend(env={"POA_INACTIVITY_TIMEOUT": "1"})
     api = backend.url("auth")
     node = agents(backend.url("rest"), "node-quiet")["node-quiet"]
-    node.ping()
-    node.block(5)
-    assert wait_until(lambda: staff_get(api, "/api/nodes/node-quiet/")["active"], timeout=10)
+    alive = KeepAlive(node)
+    try:
+        assert wait_until(lambda: staff_get(api, "/api/nodes/node-quiet/")["active"], timeout=10)
+    finally:
+        alive.stop()  # it goes quiet: inactive after the timeout
     assert wait_until(lambda: not staff_get(api, "/api/nodes/node-quiet/")["active"], timeout=10)
     assert staff_get(api, "/api/nodes/node-quiet/")["inactive_since"] is not None
-    node.ping()
-    node.block(6)
-    assert wait_until(lambda: staff_get(api, "/api/nodes/node-quiet/")["active"], timeout=10)
+    alive = KeepAlive(node, first_block=alive.number)
+    try:
+        assert wait_until(lambda: staff_get(api, "/api/nodes/node-quiet/")["active"], timeout=10)
+        assert staff_get(api, "/api/nodes/node-quiet/")["inactive_since"] is None
+    finally:
+        alive.stop()
 
 
 def test_unknown_node_is_404_and_the_api_is_for_staff_only(staff, live_backend):
@@ -144,3 +150,23 @@ def test_processes_sharing_redis_answer_the_same(staff, live_backend, redis_env)
         delays = {arrival["node"]: arrival["delay_ms"] for arrival in block["arrivals"]}
         assert delays["node-a"] == 0
         assert abs(delays["node-b"] - 300) <= 50
+
+
+def test_uptime_counts_minutes_up_and_not_the_minute_an_up_node_is_in():
+    from dataclasses import replace
+
+    from poa_backend.core.message import Message
+    from receivers.network.reports import read
+    from receivers.network.store import MemoryStore
+    from receivers.network.view import compute
+
+    store = MemoryStore(10, 64)
+    start = (time.time() // 60 - 10) * 60 + 59  # the last second of a minute, ten minutes ago
+    store.record(
+        [read(Message("n", ETHEREUM, {"type": "pending", "body": {"pending": 1}}, accepted_at=start))]
+    )
+    snapshot = store.read()
+    assert compute(replace(snapshot, taken_at=start + 2)).node("n").uptime == 100.0  # up, next minute begun
+    store.inactive("n", start + 3)
+    down = store.read()
+    assert compute(replace(down, taken_at=start + 62)).node("n").uptime == 100 / 3  # two minutes down

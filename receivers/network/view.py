@@ -128,11 +128,14 @@ def histogram(blocks: list[Block]) -> list[dict[str, Any]]:
 
 
 def uptime(fields: dict[str, Any], up_minutes: int, now: float) -> float | None:
+    """Percent of the minutes since it was first seen (over a day at most) it reported in while
+    up. A node that is up is counted to its last report: the minute it is in now is not over."""
     first_seen = fields.get("first_seen")
     if first_seen is None:
         return None
     start = bucket(max(first_seen, now - UPTIME_WINDOW + UPTIME_BUCKET))
-    return min(100.0, 100.0 * up_minutes / (bucket(now) - start + 1))
+    end = bucket(fields.get("last_seen") or now) if fields.get("active") else bucket(now)
+    return min(100.0, 100.0 * up_minutes / max(1, end - start + 1))
 
 
 def compute(snapshot: Snapshot, network: str = "poa") -> Network:
