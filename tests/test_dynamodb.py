@@ -3,9 +3,6 @@
 import copy
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -21,48 +18,13 @@ from receivers.dispatch import dispatcher
 from receivers.dynamodb import DynamoDBBlockReceiver, to_dynamodb
 from receivers.models import Receiver
 from tests.delivery_support import own_spools  # noqa: F401
+from tests.fault_support import MotoServer
 from tests.live import free_port, wait_until
 
 pytestmark = pytest.mark.usefixtures("live_db")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agent"
 TABLE = "poa_blocks"
-
-
-class MotoServer:
-    """``python -m moto.server`` on one port; stop() and start() again keep the port (not the data)."""
-
-    def __init__(self, port: int, log: Path) -> None:
-        self.port = port
-        self.log = log
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "MotoServer":
-        with open(self.log, "a") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"moto server did not listen on {self.port}: {self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-        self.process = None
 
 
 @pytest.fixture
