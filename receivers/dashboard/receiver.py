@@ -9,6 +9,7 @@ at most that many agents, none inactive longer than that many seconds (default
 1000 and 4 h). See docs/dashboard.md.
 """
 
+import dataclasses
 import hmac
 import logging
 import math
@@ -94,6 +95,10 @@ class DashboardReceiver(ReceiverPlugin):
         return page_urls(self)
 
     # Receiver hooks (worker thread).
+
+    def figures(self) -> dict[str, float]:
+        """The feed's counts in this process (frames sent, dropped, sockets closed for overflow...)."""
+        return dataclasses.asdict(self.stats)
 
     def handle_messages(self, messages: list[Message]) -> None:
         frames: list[str] = []
