@@ -1,5 +1,5 @@
 """The cost of the network-view receiver at the realistic cadence: the same run with its row
-disabled and enabled; dashboard delivery p99 and the server's CPU for each.
+disabled and enabled, alternately; dashboard delivery p99 and the server's CPU for each.
 
 ``python -m bench.network [--agents N] [--duration S]``; prints a table and writes
 bench/results/network-<time>.json.
@@ -8,6 +8,7 @@ bench/results/network-<time>.json.
 import argparse
 import json
 import os
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -64,21 +65,28 @@ def one_run(options: Options, agents: int, network: bool) -> dict[str, Any]:
         backend.cleanup()
 
 
-def network_cost(options: Options, agents: int) -> dict[str, Any]:
-    runs, rows = {}, []
-    for network in (False, True):
-        name = "on" if network else "off"
-        runs[name] = one_run(options, agents, network)
-        row = _row(f"realistic ws N={agents}, network view {name}", runs[name])
-        rows.append(row | {"server CPU %": runs[name]["server_cpu_percent"]})
-    off, on = runs["off"], runs["on"]
-    added = {
-        "delivery_p99_ms": round(
-            on["dashboards"]["delivery"]["p99_ms"] - off["dashboards"]["delivery"]["p99_ms"], 1
-        ),
-        "server_cpu_percent": round(on["server_cpu_percent"] - off["server_cpu_percent"], 1),
+def network_cost(options: Options, agents: int, pairs: int = 2) -> dict[str, Any]:
+    """Runs alternate off, on, off, on …, so a machine busy with something else costs both alike;
+    the medians of each side are compared."""
+    runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+    rows = []
+    for _ in range(pairs):
+        for name in ("off", "on"):
+            result = one_run(options, agents, network=name == "on")
+            runs[name].append(result)
+            row = _row(f"realistic ws N={agents}, network view {name}", result)
+            rows.append(row | {"server CPU %": result["server_cpu_percent"]})
+
+    def median_of(name: str, pick: Any) -> float:
+        return statistics.median(pick(result) for result in runs[name])
+
+    figures = {
+        "delivery_p99_ms": lambda result: result["dashboards"]["delivery"]["p99_ms"],
+        "server_cpu_percent": lambda result: result["server_cpu_percent"],
     }
-    return {"runs": runs, "rows": rows, "added": added}
+    medians = {name: {key: median_of(name, pick) for key, pick in figures.items()} for name in runs}
+    added = {key: round(medians["on"][key] - medians["off"][key], 1) for key in figures}
+    return {"runs": runs, "rows": rows, "medians": medians, "added": added}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,13 +96,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per run (default 20)")
     parser.add_argument("--dashboards", type=int, default=10)
+    parser.add_argument("--pairs", type=int, default=2, help="off/on pairs, alternated (default 2)")
     args = parser.parse_args(argv)
     options = Options(duration=args.duration, dashboards=args.dashboards)
     report = {"machine": machine(), "options": vars(options), "started": time.time()}
-    report |= network_cost(options, args.agents)
+    report |= network_cost(options, args.agents, args.pairs)
     from bench.__main__ import print_table
 
     print_table(report["rows"])
+    print("medians:", report["medians"])
     print("added by the network view:", report["added"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / time.strftime("network-%Y%m%d-%H%M%S.json")).write_text(json.dumps(report, indent=2))

@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 
 from rest_framework import serializers
 
+from receivers.network.view import Block, Node
+
 
 class EpochDateTimeField(serializers.DateTimeField):
     """A time the view holds as seconds since the epoch, shown as ISO 8601 (UTC)."""
@@ -60,7 +62,7 @@ class BlockSerializer(serializers.Serializer):
         help_text="Each node's delay after the first report, fastest first."
     )
 
-    def get_arrivals(self, block) -> list[dict]:  # noqa: ANN001
+    def get_arrivals(self, block: Block) -> list[dict]:
         return [
             {"node": node, "delay_ms": round(delay, 3)}
             for node, delay in sorted(block.delays_ms.items(), key=lambda item: (item[1], item[0]))
@@ -92,7 +94,7 @@ class NodeDetailSerializer(NodeSerializer):
         help_text="Its delay on each recent block it reported, newest first."
     )
 
-    def get_blocks(self, node) -> list[dict]:  # noqa: ANN001
+    def get_blocks(self, node: Node) -> list[dict]:
         return [
             {"number": block.number, "hash": block.hash, "delay_ms": round(block.delays_ms[node.id], 3)}
             for block in self.context["blocks"]

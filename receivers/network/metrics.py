@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from poa_backend.core import metrics
+from receivers.network.view import RECENT_BLOCKS, Network
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +100,13 @@ class NetworkCollector(Collector):
         nodes.add_metric([label, "down"], len(network.nodes) - network.active_nodes)
         yield nodes
 
-    def _propagation(self, label: str, network) -> GaugeHistogramMetricFamily:  # noqa: ANN001
+    def _propagation(self, label: str, network: Network) -> GaugeHistogramMetricFamily:
         family = GaugeHistogramMetricFamily(
             "poa_node_block_propagation_seconds",
             "Each node's delays after the first report of a block, over the last 40 blocks.",
             labels=["network", "node"],
         )
-        recent = network.blocks[:40]
+        recent = network.blocks[:RECENT_BLOCKS]
         for node in network.nodes:
             delays = [block.delays_ms[node.id] / 1000 for block in recent if node.id in block.delays_ms]
             if not delays:

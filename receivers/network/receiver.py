@@ -20,7 +20,6 @@ from receivers.network.view import RECENT_BLOCKS, Network, compute
 DEFAULTS = {"network": "poa", "max_nodes": 500, "max_blocks": 64}
 
 
-
 class NetworkReceiver(ReceiverPlugin):
     """One pipeline (or one lock) per batch: cheap enough to sit beside the dashboard feed."""
 
@@ -44,7 +43,6 @@ class NetworkReceiver(ReceiverPlugin):
     @property
     def network(self) -> str:
         return self.options["network"]
-
 
     def handle_messages(self, messages: list[Message]) -> None:
         read = [report for report in map(reports.read, messages) if report is not None]

@@ -179,20 +179,32 @@ class RedisStore(Store):
         return ":".join((self.base, *parts))
 
     def record(self, reports: list[Report]) -> None:
+        """One pipeline per batch; a node's reports in the batch become one write of each kind."""
         if not reports:
             return
+        merged: dict[str, dict[str, Any]] = {}
+        first: dict[str, float] = {}
+        minutes: dict[str, set[int]] = {}
+        for report in reports:
+            fields = node_fields(report)
+            merged.setdefault(report.node_id, {}).update(fields)
+            first.setdefault(report.node_id, report.at)
+            if fields["active"]:
+                minutes.setdefault(report.node_id, set()).add(bucket(report.at))
         pipe = self.client.pipeline(transaction=False)
         nodes_key, blocks_key = self._key("nodes"), self._key("blocks")
-        for report in reports:
-            node_key, up_key = self._key("node", report.node_id), self._key("up", report.node_id)
-            fields = node_fields(report)
+        oldest_minute = bucket(time.time() - UPTIME_WINDOW) - 1
+        for node_id, fields in merged.items():
+            node_key, up_key = self._key("node", node_id), self._key("up", node_id)
             pipe.hset(node_key, mapping={k: json.dumps(v) for k, v in fields.items()})
-            pipe.hsetnx(node_key, "first_seen", json.dumps(report.at))
+            pipe.hsetnx(node_key, "first_seen", json.dumps(first[node_id]))
             pipe.expire(node_key, self.EXPIRE)
-            pipe.zadd(nodes_key, {report.node_id: report.at}, gt=True)
-            if fields["active"]:
-                pipe.zadd(up_key, {str(bucket(report.at)): bucket(report.at)})
+            pipe.zadd(nodes_key, {node_id: fields["last_seen"]}, gt=True)
+            if node_id in minutes:
+                pipe.zadd(up_key, {str(minute): minute for minute in minutes[node_id]})
+                pipe.zremrangebyscore(up_key, "-inf", oldest_minute)
                 pipe.expire(up_key, self.EXPIRE)
+        for report in reports:
             if report.block is not None:
                 block_hash, number, timestamp = report.block
                 block_key = self._key("block", block_hash)
@@ -201,8 +213,8 @@ class RedisStore(Store):
                 pipe.hsetnx(block_key, "timestamp", json.dumps(timestamp))
                 pipe.hsetnx(block_key, f"@{report.node_id}", report.at)
                 pipe.expire(block_key, self.EXPIRE)
-        for node_id in {report.node_id for report in reports}:
-            pipe.zremrangebyscore(self._key("up", node_id), "-inf", bucket(time.time() - UPTIME_WINDOW) - 1)
+        pipe.expire(nodes_key, self.EXPIRE)
+        pipe.expire(blocks_key, self.EXPIRE)
         pipe.zcard(nodes_key)
         pipe.zcard(blocks_key)
         *_, node_count, block_count = pipe.execute()
