@@ -1,10 +1,10 @@
 """Routing by path to whatever the enabled plug-ins serve.
 
-A listener a plug-in named serves the routes of the plug-ins on that listener,
-of the plug-ins that named none, and the site's (admin, API, metrics): the REST
-listener answers 404 for the dashboard page, as the deployed agents expect. A
-port no plug-in named (``daphne poa_backend.asgi:application`` on one port behind
-a proxy) serves every route. HTTP goes through Django (a middleware swaps in a
+A plain-HTTP listener a plug-in named serves the routes of the plug-ins on that
+listener, of the plug-ins that named none, and the site's (admin, API, metrics): the
+REST listener answers 404 for the dashboard page, as the deployed agents expect. An
+HTTPS listener, and a port no plug-in named (``daphne poa_backend.asgi:application``
+on one port behind a proxy), serve every route. HTTP goes through Django (a middleware swaps in a
 URLconf made of the plug-ins' patterns plus the site's); WebSocket connections
 go through Channels' ``URLRouter`` over the plug-ins' socket patterns.
 """
@@ -36,9 +36,12 @@ class PluginURLConf:
 
 
 def plugins_on_port(plugins: list[Plugin], port: int | None) -> list[Plugin]:
-    """The plug-ins a connection to ``port`` reaches (every one, on a port no plug-in named)."""
+    """The plug-ins a connection to ``port`` reaches: every one on an HTTPS listener (where staff
+    follow the plain listeners' redirects, to the web dashboard say) and on a port no plug-in
+    named; else those that named the port or none."""
     listening = [plugin.listener for plugin in plugins]
-    if port is None or all(listener is None or listener.port != port for listener in listening):
+    on_port = [listener for listener in listening if listener is not None and listener.port == port]
+    if port is None or not on_port or any(listener.scheme == "https" for listener in on_port):
         return plugins
     return [
         plugin

@@ -52,6 +52,7 @@ def test_seeded_defaults():
     subscriptions = {name: sorted(m.name for m in row.metric_types.all()) for name, row in receivers.items()}
     assert subscriptions == {
         "dashboard": ["ethereum_metrics", "networking_metrics"],
+        "network": ["ethereum_metrics", "networking_metrics"],
         "ethereum_statistics": ["ethereum_metrics"],
         "system_statistics": ["system_metrics"],
         "dynamodb_blocks": ["ethereum_metrics"],
