@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack
 from django.db import close_old_connections
 
 from poa_backend.core import metrics
@@ -61,18 +62,19 @@ Event = Message | Inactive | OutOfBand
 
 
 def encode(event: Event) -> bytes:
-    """The spooled form of an event (JSON: a message's data is JSON by the intake check)."""
+    """The spooled form of an event: MessagePack (a message's data is JSON-safe by the intake
+    check; a handler's ``assigns`` that MessagePack cannot carry become their text)."""
     if isinstance(event, Message):
         value: dict[str, Any] = {"message": message_fields(event)}
     elif isinstance(event, Inactive):
         value = {"inactive": event.agent_id}
     else:
         value = {"out_of_band": event.payload}
-    return json.dumps(value, separators=(",", ":"), default=str).encode()
+    return msgpack.packb(value, use_bin_type=True, default=str)
 
 
 def decode(body: bytes) -> Event:
-    value = json.loads(body)
+    value = msgpack.unpackb(body, raw=False, strict_map_key=False)
     if "message" in value:
         return Message(**value["message"])
     if "inactive" in value:
@@ -119,7 +121,7 @@ class RunningReceiver:
         self.name = name
         self.signature = signature
         self.instance = instance
-        self.durable = bool(instance.durable)
+        self.durable = instance.is_durable
         self.stats = ReceiverStats()
         options = instance.options
         self.batch_size = int(
@@ -227,7 +229,7 @@ class RunningReceiver:
                 self._next_batch_at = time.monotonic() + self.linger
                 done = self._deliver(entries)
                 if done:
-                    self.queue.remove(entries[done - 1][0])
+                    self.queue.remove(entries[:done])
                 if done < len(entries):
                     return
         finally:
@@ -353,7 +355,7 @@ class RunningReceiver:
                     receiver=self.name,
                     agent_id=str(message.agent_id)[:255],
                     data_type=str(message.data_type)[:255],
-                    message=json.loads(encode(message))["message"],
+                    message=json.loads(json.dumps(message_fields(message), default=str)),
                     error=f"{type(refusal).__name__}: {refusal}"[:ERROR_MAX_LENGTH],
                 )
                 break
@@ -541,7 +543,7 @@ class Dispatcher:
         try:
             instance = row.build()
             queue = None
-            if instance.durable:
+            if instance.is_durable:
                 queue = self.spools.get(row.name)
                 if queue is None:
                     queue = self.spools[row.name] = spool.open_spool(row.name)

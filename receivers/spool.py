@@ -61,7 +61,9 @@ class MemoryQueue:
         with self._lock:
             return list(islice(self._items, limit))
 
-    def remove(self, last_id: int) -> None:
+    def remove(self, entries: list) -> None:
+        """Drop the head up to the last of ``entries`` (the receiver handled them)."""
+        last_id = entries[-1][0]
         with self._lock:
             while self._items and self._items[0][0] <= last_id:
                 self._items.popleft()
@@ -120,15 +122,12 @@ class Spool:
         with self._lock:
             return self._db.execute("SELECT id, at, body FROM spool ORDER BY id LIMIT ?", (limit,)).fetchall()
 
-    def remove(self, last_id: int) -> None:
-        """Delete the head up to ``last_id`` (the receiver handled it)."""
+    def remove(self, entries: list[Entry]) -> None:
+        """Delete the head up to the last of ``entries``, as ``peek`` gave them (handled)."""
         with self._lock:
-            count, size = self._db.execute(
-                "SELECT count(*), coalesce(sum(length(body)), 0) FROM spool WHERE id <= ?", (last_id,)
-            ).fetchone()
-            self._db.execute("DELETE FROM spool WHERE id <= ?", (last_id,))
-            self.depth -= count
-            self.bytes -= size
+            self._db.execute("DELETE FROM spool WHERE id <= ?", (entries[-1][0],))
+            self.depth -= len(entries)
+            self.bytes -= sum(len(body) for _, _, body in entries)
 
     def qsize(self) -> int:
         return self.depth

@@ -72,7 +72,7 @@ def test_a_spool_keeps_its_entries_across_reopening_and_removes_only_what_was_ha
     for n in range(5):
         first.append(f"entry-{n}".encode())
     head = first.peek(3)
-    first.remove(head[1][0])  # the first two handled
+    first.remove(head[:2])  # the first two handled
     first.close()
 
     again = spool.Spool(path, max_bytes=1000)
@@ -143,6 +143,10 @@ def test_a_message_the_sink_refuses_becomes_a_dead_letter_and_delivery_goes_on(
     assert "IntegrityError: the sink refuses this row" in letter.error
     assert dispatcher.get("sink").stats.dead_letters == 1
 
+    # The receiver's delivery figures in the admin's list.
+    receivers_page = admin_client.get("/admin/receivers/receiver/")
+    assert receivers_page.status_code == 200
+    assert b"dead_letters 1" in receivers_page.content
     # Listed in the admin, with its error; "replay" hands it to the receiver again.
     listing = admin_client.get("/admin/receivers/deadletter/")
     assert listing.status_code == 200

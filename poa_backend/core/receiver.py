@@ -36,6 +36,7 @@ class ReceiverPlugin(Plugin):
     #: A durable receiver's messages are spooled to disk before the handler answers and removed
     #: only once ``handle_messages`` returned; a transient failure is retried with back-off and a
     #: message the sink refuses goes to the dead letters (docs/receivers.md, "Durable receivers").
+    #: A row's option ``durable`` overrides it (false: speed over durability, memory queue only).
     durable: bool = False
 
     @classmethod
@@ -46,6 +47,8 @@ class ReceiverPlugin(Plugin):
             value = options.get(key, 1)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValidationError(f"{key}: must be a positive integer")
+        if not isinstance(options.get("durable", False), bool):
+            raise ValidationError("durable: must be true or false")
         linger = options.get("linger", 0)
         if not isinstance(linger, int | float) or isinstance(linger, bool) or not 0 <= linger <= 60:
             raise ValidationError("linger: must be a number of seconds from 0 to 60")
@@ -61,6 +64,11 @@ class ReceiverPlugin(Plugin):
         receiver is stopped or replaced, so it never keeps retrying beside its successor."""
         if self.stopping.wait(seconds):
             raise Stopping()
+
+    @property
+    def is_durable(self) -> bool:
+        """The class's ``durable``, unless the row's options say otherwise."""
+        return bool(self.options.get("durable", self.durable))
 
     def is_transient(self, exc: Exception) -> bool:
         """Whether a hook's failure is the sink being away (retry later) rather than the message
