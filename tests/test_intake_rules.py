@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 
 from handlers.auth.tokens import issue_token
 from tests.agent_client import CONTENT_TYPES, call, create_agent_user, request, sample
-from tests.auth_client import AuthClient
+from tests.auth_client import NO_BODY, AuthClient
 from tests.live import read_events, wait_until
 from tests.test_websocket_agent import answer, open_socket, socket_url_of
 
@@ -253,3 +253,10 @@ def test_every_auth_endpoint_answers_deep_or_non_unicode_bodies_with_a_4xx(auth)
     assert auth.call("POST", "/session", {"agent-id": "n" * 256}, auth=AGENT).status_code == 200
     assert auth.call("POST", "/session", {"agent-id": ""}, auth=AGENT).status_code == 200
     assert auth.call("PATCH", "/user/to-patch", {"active": False}, auth=ADMIN).status_code == 204
+    # A name no row can hold (PostgreSQL refuses a NUL in a query) is an unknown user.
+    for method, path, body in (
+        ("DELETE", "/user/to%00patch", NO_BODY),
+        ("PATCH", "/user/to%00patch", {"active": True}),
+        ("POST", "/blacklist/user", {"user": "to\x00patch"}),
+    ):
+        assert auth.call(method, path, body, auth=ADMIN).status_code == 404, (method, path)

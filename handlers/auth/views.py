@@ -65,6 +65,12 @@ def auth_schema(summary: str, request: Any, responses: dict[int, Any]) -> Any:
     return extend_schema(tags=[SCHEMA_TAG], summary=summary, request=request, responses=responses)
 
 
+def storable(name: str) -> bool:
+    """Whether a user name could be stored at all: one with a NUL or a lone surrogate names no
+    user (PostgreSQL refuses the NUL in a query), so it is simply unknown."""
+    return "\x00" not in name and intake.is_valid_text(name)
+
+
 class IsAuthenticated(BasePermission):
     """Some credentials were accepted (``UNAUTHENTICATED_USER`` is None in this project)."""
 
@@ -193,14 +199,14 @@ class UserView(AuthAPIView):
     http_method_names = ["delete", "patch"]
 
     def delete(self, request: Request, name: str) -> Response:
-        if not accounts.delete_agent_user(name):
+        if not storable(name) or not accounts.delete_agent_user(name):
             raise NotFound()
         logger.info("agent user %s deleted by %s", name, request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def patch(self, request: Request, name: str) -> Response:
         active = self.valid_body(SetActiveSerializer, request)["active"]
-        if not accounts.set_active([name], active):
+        if not storable(name) or not accounts.set_active([name], active):
             raise NotFound()
         logger.info("agent user %s %s by %s", name, "activated" if active else "deactivated", request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -236,7 +242,7 @@ class BanUserView(AuthAPIView):
 
     def post(self, request: Request) -> Response:
         name = self.valid_body(UserReferenceSerializer, request).get("user")
-        if not isinstance(name, str) or not accounts.ban_user(name):
+        if not isinstance(name, str) or not storable(name) or not accounts.ban_user(name):
             raise NotFound()
         logger.info("agent user %s banned by %s", name, request.user)
         return Response(status=status.HTTP_200_OK)

@@ -41,14 +41,6 @@ class Unprocessable(ProtocolError):
     default_detail = "a required field is missing or wrong"
 
 
-class PresenceUnavailable(ProtocolError):
-    """The shared presence store (Redis) is out of reach: the agent should call again later."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "agent presence is unavailable"
-    body = {"error": "presence_unavailable"}
-
-
 class TokenExpired(exceptions.AuthenticationFailed):
     default_detail = "token expired"
     body = {"error": "token_expired"}

@@ -7,12 +7,9 @@ answers: every body is decoded and its ``id`` checked (a 400 or 422 must be told
 401), but the walk over ``data`` and the metric-type look-up run only for a valid token.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from redis.exceptions import RedisError
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -22,7 +19,7 @@ from rest_framework.views import APIView
 from handlers.parsers import PROTOCOL_PARSERS
 from handlers.rest.authentication import BearerTokenAuthentication, HasAgentToken
 from handlers.rest.bodies import read_call
-from handlers.rest.exceptions import PresenceUnavailable, protocol_exception_handler
+from handlers.rest.exceptions import protocol_exception_handler
 from handlers.rest.negotiation import JSONAnswerNegotiation
 from poa_backend.core import intake
 from poa_backend.core.handler import HandlerPlugin
@@ -88,22 +85,12 @@ class AgentCallView(APIView):
         return protocol_exception_handler
 
 
-@contextmanager
-def presence_store() -> Iterator[None]:
-    """A presence store out of reach (Redis down) is a 503 the agent can retry, not a 500."""
-    try:
-        yield
-    except RedisError:
-        raise PresenceUnavailable()
-
-
 @agent_call_schema("POST ping", "The agent is active: starts or refreshes its activity monitor.")
 class PingView(AgentCallView):
     """``POST /ping``: the agent is active; starts or refreshes its activity monitor."""
 
     def post(self, request: Request) -> Response:
-        with presence_store():
-            self.handler.ping(self.agent_id)
+        self.handler.ping(self.agent_id)  # presence keeps answering while Redis is away
         return Response(SUCCESS)
 
 
@@ -112,8 +99,7 @@ class ByeView(AgentCallView):
     """``POST /bye``: the agent leaves on purpose; receivers hear it is inactive right away."""
 
     def post(self, request: Request) -> Response:
-        with presence_store():
-            self.handler.publish_inactive(self.agent_id)
+        self.handler.publish_inactive(self.agent_id)
         return Response(SUCCESS)
 
 

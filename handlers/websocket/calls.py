@@ -12,8 +12,6 @@ from poa_backend.core import intake
 UNKNOWN_CALL = "unknown_call"
 #: ``ref`` is echoed in the answer, so it must be a value the answer can carry.
 INVALID_REF = "invalid_ref"
-#: The shared presence store (Redis) is out of reach: call again later.
-PRESENCE_UNAVAILABLE = "presence_unavailable"
 
 CALLS = frozenset({"ping", "data", "bye"})
 

@@ -11,8 +11,6 @@ import logging
 import time
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from handlers.auth.tokens import TokenError, TokenExpired, acheck_token, bearer_token, verified_claims
 from handlers.websocket import calls
 from handlers.websocket.frames import JSON, MSGPACK
@@ -119,14 +117,10 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         except intake.Refusal as refusal:
             return calls.payload(refusal)
 
-    async def call_ping(self, agent_id: str, frame: dict[str, Any]) -> str | None:
-        """Keep the agent active (its inactivity timer restarts)."""
+    async def call_ping(self, agent_id: str, frame: dict[str, Any]) -> None:
+        """Keep the agent active (its inactivity timer restarts; presence answers while Redis is away)."""
         self.agents.add(agent_id)
-        try:
-            await self.handler.aping(agent_id)
-        except RedisError:
-            return calls.PRESENCE_UNAVAILABLE
-        return None
+        await self.handler.aping(agent_id)
 
     async def call_data(self, agent_id: str, frame: dict[str, Any]) -> None:
         """Hand the metric to every receiver subscribed to its type (never waits for them)."""
@@ -134,14 +128,10 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         self.agents.add(agent_id)
         self.handler.send_to_receivers(message)
 
-    async def call_bye(self, agent_id: str, frame: dict[str, Any]) -> str | None:
+    async def call_bye(self, agent_id: str, frame: dict[str, Any]) -> None:
         """The agent leaves on purpose: inactive now."""
         self.agents.discard(agent_id)
-        try:
-            await self.handler.apublish_inactive(agent_id)
-        except RedisError:
-            return calls.PRESENCE_UNAVAILABLE
-        return None
+        await self.handler.apublish_inactive(agent_id)
 
     async def disconnect(self, code: int) -> None:
         """A socket gone without bye: the agents it spoke for are inactive at once."""
@@ -149,9 +139,6 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
             return  # refused at the handshake: it never spoke for anyone
         self._session.cancel()
         metrics.connection_closed(CONNECTION_KIND)
-        try:
-            for agent_id in sorted(self.agents):
-                await self.handler.apublish_inactive(agent_id)
-        except RedisError:  # they go inactive by the timeout instead, once Redis is back
-            logger.warning("agent socket: presence unavailable at disconnect")
+        for agent_id in sorted(self.agents):
+            await self.handler.apublish_inactive(agent_id)
         self.agents.clear()
