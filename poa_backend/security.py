@@ -22,21 +22,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.http.request import split_domain_port
 
 from poa_backend.core.conf import poa_settings
-from poa_backend.core.plugins import Listener, active_plugins
+from poa_backend.core.plugins import Listener, https_listener, listeners
 
 #: Where staff credentials are taken, and the exceptions within.
 STAFF_PATHS = ("/admin/", "/api/")
 PUBLIC_PATHS = ("/api/schema/",)
-
-
-def listeners() -> list[Listener]:
-    return [plugin.listener for plugin in active_plugins() if plugin.listener is not None]
-
-
-def https_listener(all_listeners: list[Listener]) -> Listener | None:
-    """The HTTPS listener staff are sent to (the auth handler's, 4003 by default)."""
-    secure = sorted((item for item in all_listeners if item.scheme == "https"), key=lambda item: item.port)
-    return secure[0] if secure else None
 
 
 def tls_required(detail: str) -> HttpResponse:

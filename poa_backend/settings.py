@@ -36,7 +36,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DATA_DIR = Path(os.environ.get("POA_DATA_DIR") or BASE_DIR / "var").resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-# Prometheus metrics of every process serving from this data dir add up (poa_backend/metrics.py).
+# Prometheus metrics of every process serving from this data dir add up (poa_backend/core/metrics.py).
 # Set before anything imports prometheus_client, which reads it once.
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(DATA_DIR / "metrics")
 (DATA_DIR / "metrics").mkdir(exist_ok=True)
@@ -208,7 +208,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }
 
-# Everything specific to this backend, with defaults in poa_backend/conf.py;
+# Everything specific to this backend, with defaults in poa_backend/core/conf.py;
 # each can be set as POA_<NAME> in the environment.
 POA_BACKEND = {name: os.environ[f"POA_{name}"] for name in POA_DEFAULTS if os.environ.get(f"POA_{name}")}
 POA_BACKEND["JWT_SECRET"] = secret_from_env_or_data_dir("POA_JWT_SECRET", "jwt_secret")

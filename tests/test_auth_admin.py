@@ -30,9 +30,7 @@ def test_a_blank_name_is_generated(admin_client):
     assert AgentUser.objects.get().name == page.context["user_name"]
 
 
-@pytest.mark.parametrize(
-    ("action", "active_after"), [("deactivate", False), ("activate", True)]
-)
+@pytest.mark.parametrize(("action", "active_after"), [("deactivate", False), ("activate", True)])
 def test_actions(admin_client, action, active_after):
     AgentUser.objects.create(name="node-y", password="!", is_active=not active_after)
     AgentUser.objects.create(name="node-z", password="!")

@@ -59,6 +59,36 @@ def test_a_package_never_reaches_the_packages_it_must_not(package):
     assert breaches == []
 
 
+def project_modules_named(tree: ast.AST) -> list[tuple[int, str]]:
+    """Modules of the project package (``poa_backend.*`` but the core) imported or named."""
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names.append((node.lineno, node.value))
+    return [
+        (line, name)
+        for line, name in names
+        if name.startswith("poa_backend.") and not name.startswith("poa_backend.core")
+    ]
+
+
+@pytest.mark.parametrize("package", sorted(RULES))
+def test_plug_ins_and_the_core_use_only_the_core_of_the_project(package):
+    """The project package wires the apps together: nothing of it is for them to import.
+    (Migrations name models by app label, ``poa_backend.metrictype``: not modules.)"""
+    breaches = [
+        f"{path.relative_to(ROOT)}:{line} names {name!r}"
+        for path in modules(package)
+        if "migrations" not in path.parts
+        for line, name in project_modules_named(ast.parse(path.read_text(), filename=str(path)))
+    ]
+    assert breaches == []
+
+
 def test_the_check_sees_imports_and_dotted_strings():
     source = 'import handlers.rest\nfrom receivers import models\nX = "receivers.dashboard.Receiver"\n'
     assert [name for _, name in named_packages(ast.parse(source))] == ["handlers", "receivers", "receivers"]

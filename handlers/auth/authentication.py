@@ -1,6 +1,6 @@
 """HTTP Basic for the two kinds of principal: agent users (``/session``) and admins (Django staff).
 
-Both parse the header strictly and remember recent successes (poa_backend/credentials.py):
+Both parse the header strictly and remember recent successes (poa_backend/core/credentials.py):
 a malformed header is a failure, never a password check.
 """
 
@@ -8,7 +8,11 @@ from django.contrib.auth.hashers import make_password
 from rest_framework.exceptions import AuthenticationFailed
 
 from handlers.models import AgentUser
-from poa_backend.credentials import StaffBasicAuthentication, StrictBasicAuthentication, recently_verified
+from poa_backend.core.credentials import (
+    StaffBasicAuthentication,
+    StrictBasicAuthentication,
+    recently_verified,
+)
 
 #: Admins are the project's staff, as on the history API.
 StaffAuthentication = StaffBasicAuthentication

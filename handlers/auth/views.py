@@ -36,7 +36,7 @@ from handlers.auth.tokens import issue_token
 from handlers.models import AgentUser
 from poa_backend.core import intake
 from poa_backend.core.conf import poa_settings
-from poa_backend.credentials import FailedCredentialsThrottled
+from poa_backend.core.credentials import FailedCredentialsThrottled
 
 logger = logging.getLogger(__name__)
 

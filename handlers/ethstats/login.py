@@ -8,7 +8,7 @@ agent user is deactivated or banned.
 
 Password hashes are slow on purpose, so checks run on worker threads, a few at a time
 (a reconnect storm must not take every thread), and a secret that matched a user's
-current hash is remembered (``poa_backend.credentials.recently_verified``): a node
+current hash is remembered (``poa_backend.core.credentials.recently_verified``): a node
 reconnecting with it costs one query, not a hash.
 Failures are counted per address and per node id with the ``/session`` throttle's
 counters and budget (``AUTH_FAILURE_LIMIT`` in ``AUTH_FAILURE_WINDOW``), which still
@@ -28,8 +28,8 @@ from django.db import close_old_connections
 
 from handlers.ethstats import limits
 from poa_backend.core.conf import poa_settings
+from poa_backend.core.credentials import KEY_PREFIX, FailedCredentialsThrottle, recently_verified
 from poa_backend.core.intake import Refusal, check_agent_id, check_json_value
-from poa_backend.credentials import KEY_PREFIX, FailedCredentialsThrottle, recently_verified
 
 # Why a hello is refused (logged and counted; the client only sees the close).
 BROKEN_HELLO = "broken_hello"

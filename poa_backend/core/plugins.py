@@ -140,6 +140,17 @@ def active_plugins() -> list[Plugin]:
     return [plugin for source in _sources for plugin in source()]
 
 
+def listeners() -> list[Listener]:
+    """The listeners of the plug-ins this process runs."""
+    return [plugin.listener for plugin in active_plugins() if plugin.listener is not None]
+
+
+def https_listener(all_listeners: list[Listener]) -> Listener | None:
+    """The HTTPS listener staff are sent to from plain ones (the auth handler's, 4003 by default)."""
+    secure = sorted((item for item in all_listeners if item.scheme == "https"), key=lambda item: item.port)
+    return secure[0] if secure else None
+
+
 def configured_plugins() -> list[Plugin]:
     """Instances of every enabled row of every registered model (built, not started)."""
     plugins = []

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from poa_backend.credentials import FailedCredentialsThrottled
+from poa_backend.core.credentials import FailedCredentialsThrottled
 from receivers.api import network_serializers as serializers
 from receivers.api.views import HistoryViewSet
 from receivers.network.receiver import NetworkReceiver, running

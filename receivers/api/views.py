@@ -2,7 +2,7 @@
 
 Served over HTTPS only (poa_backend/security.py). Basic credentials are parsed strictly and
 their failures throttled per address and per name, shared with the auth endpoints
-(poa_backend/credentials.py): guessing a staff password here is as slow as anywhere.
+(poa_backend/core/credentials.py): guessing a staff password here is as slow as anywhere.
 """
 
 from django.db.models import Avg, Count, FloatField, IntegerField, Max, QuerySet
@@ -19,7 +19,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from poa_backend.credentials import FailedCredentialsThrottled, StrictBasicAuthentication
+from poa_backend.core.credentials import FailedCredentialsThrottled, StrictBasicAuthentication
 from receivers.api import filters, serializers
 from receivers.known_agents import known_agents
 from receivers.models import EthereumStatistics, SystemStatistics

@@ -4,7 +4,8 @@ Browsers cannot send the ``wssecret`` header, so the page reads its own socket
 (receivers/dashboard/browser.py) carrying the same frames, and both are for
 staff users signed in through the admin login. Staff credentials travel only over
 HTTPS: on a plain-HTTP listener the page redirects to the same path on the HTTPS
-listener staff are sent to (poa_backend/security.py: the auth handler's, 4003). The receiver option
+listener staff are sent to (``poa_backend.core.plugins.https_listener``: the auth
+handler's, 4003). The receiver option
 ``"public_dashboard": true`` opens the page and its feed to anyone, read-only,
 where they are.
 
@@ -30,8 +31,7 @@ from django.utils import timezone
 from django.views import View
 
 from poa_backend.core.conf import poa_settings
-from poa_backend.core.plugins import Listener
-from poa_backend.security import https_listener, listeners
+from poa_backend.core.plugins import Listener, https_listener, listeners
 
 if TYPE_CHECKING:
     from receivers.dashboard.receiver import DashboardReceiver

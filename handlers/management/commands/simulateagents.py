@@ -6,8 +6,9 @@ with tokens issued here. Elsewhere give ``--user``/``--password`` of an agent us
 simulated agent gets its own token from ``--auth-url``.
 
 ``--transport ethstats`` runs Ethereum nodes' built-in reporters instead (``--profile``:
-go-ethereum, besu, nethermind, reth, erigon, eth-net-intelligence-api) against the ethstats handler's listener (``--url``,
-default port 3000), each logging in as its local agent user, or all with ``--secret``.
+go-ethereum, besu, nethermind, reth, erigon, eth-net-intelligence-api) against the ethstats
+handler's listener (``--url``, default port 3000), each logging in as its local agent user,
+or all with ``--secret``.
 """
 
 import asyncio
