@@ -31,6 +31,8 @@ import time
 from http import HTTPStatus
 from typing import Any
 
+import autobahn.twisted.util
+import autobahn.twisted.websocket
 import autobahn.websocket.protocol
 import daphne.server
 import daphne.ws_protocol
@@ -38,7 +40,7 @@ from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
-from poa_backend.admission import admitted_http_factory
+from poa_backend.admission import AdmittedConnection, admitted_http_factory
 from poa_backend.core.conf import poa_settings
 from poa_backend.core.websocket import DENIAL_EXTENSION
 
@@ -53,6 +55,20 @@ def _unformatted(value: Any, *args: Any, **kwargs: Any) -> str:
 
 autobahn.websocket.protocol.hltype = _unformatted
 autobahn.websocket.protocol.hlval = _unformatted
+
+_transport_channel_id = autobahn.twisted.util.transport_channel_id
+
+
+def _channel_id_under_wrappers(transport: Any, is_server: bool, channel_id_type: str | None = None) -> Any:
+    """autobahn reads the TLS channel id off the socket's transport, which it expects to be the
+    TLS protocol itself; ours is the admission wrapper around it (poa_backend/admission.py)."""
+    while isinstance(transport, AdmittedConnection):
+        transport = transport.transport
+    return _transport_channel_id(transport, is_server, channel_id_type)
+
+
+autobahn.twisted.util.transport_channel_id = _channel_id_under_wrappers
+autobahn.twisted.websocket.transport_channel_id = _channel_id_under_wrappers
 
 
 @implementer(IPushProducer)
@@ -170,6 +186,8 @@ class Server(daphne.server.Server):
     def __init__(self, *args: Any, listener_urls: dict[int, str] | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("ping_interval", poa_settings.WEBSOCKET_PING_INTERVAL)
         kwargs.setdefault("ping_timeout", poa_settings.WEBSOCKET_PING_TIMEOUT)
+        kwargs.setdefault("websocket_max_message_size", poa_settings.WEBSOCKET_MAX_MESSAGE_SIZE)
+        kwargs.setdefault("websocket_max_frame_size", poa_settings.WEBSOCKET_MAX_MESSAGE_SIZE)
         super().__init__(*args, **kwargs)
         #: Port -> the URL to log once that listener is open.
         self.listener_urls = listener_urls or {}

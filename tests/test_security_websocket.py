@@ -3,10 +3,13 @@ server's ping, a socket that does not drain is closed, and per-connection input 
 
 import asyncio
 import socket
+import ssl
 import time
 
 import pytest
+from websockets.asyncio.client import connect
 
+from handlers.models import CustomHandler
 from tests.dashboard_support import SECRET, dashboard, inject, message, receive
 from tests.live import wait_until
 from tests.security_support import client_frame, closed_by_peer, websocket_handshake
@@ -73,3 +76,21 @@ def test_a_flood_of_tiny_frames_is_closed(feed_rows, live_backend):
         pass
     assert closed_by_peer(sock, 10)
     assert wait_until(lambda: "frames waiting" in backend.log), backend.log
+
+
+def test_websockets_over_the_tls_listener_open_through_the_admission_limits(feed_rows, live_backend):
+    """The admission wrapper sits between TLS and the WebSocket protocol: a wss:// socket still opens."""
+    CustomHandler.objects.filter(name="auth").update(enabled=True)  # the HTTPS listener
+    backend = live_backend()
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the live server's self-signed pair
+
+    async def scenario():
+        url = f"wss://127.0.0.1:{backend.ports['auth']}/ws"
+        headers = {"wssecret": SECRET}
+        async with connect(url, ssl=context, additional_headers=headers, open_timeout=10) as feed:
+            await asyncio.to_thread(inject, backend, message("node-a", {"type": "pending", "body": {}}))
+            assert len(await receive(feed, 1)) == 1
+
+    asyncio.run(scenario())
