@@ -22,6 +22,7 @@ from handlers.ethstats.login import Login, LoginRefused
 from poa_backend.core import metrics
 from poa_backend.core.intake import Refusal, check_json_value
 from poa_backend.core.message import Message
+from poa_backend.core.signals import DeliveryRefused
 from poa_backend.core.websocket import DatabaseFreeConsumer
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ NO_HELLO_CLOSE = (4008, "no_hello")
 RATE_LIMITED_CLOSE = (4029, "rate_limited")
 MALFORMED_CLOSE = (4007, "malformed")
 TOO_LARGE_CLOSE = (4009, "too_large")
-LOGIN_UNAVAILABLE_CLOSE = (4013, "try_again_later")  # the database is away: the node retries
+TRY_AGAIN_CLOSE = (4013, "try_again_later")  # the database is away or a spool is full: the node retries
 #: Frames other than hello a connection may send before it (Primus pings, early node-pings).
 MAX_FRAMES_BEFORE_HELLO = 16
 
@@ -98,6 +99,13 @@ class EthstatsConsumer(DatabaseFreeConsumer):
             frame = frames.decode(payload)
         except Refusal as exc:
             return await self._close(MALFORMED_CLOSE, exc.reason)
+        try:
+            await self._frame(frame)
+        except DeliveryRefused:
+            # A durable receiver's spool is full: the node reconnects later and reports afresh.
+            await self._close(TRY_AGAIN_CLOSE, "receivers_unavailable")
+
+    async def _frame(self, frame: frames.Frame) -> None:
         if self.login is None:
             return await self._before_login(frame)
         if not self.bucket.take():
@@ -136,7 +144,7 @@ class EthstatsConsumer(DatabaseFreeConsumer):
             return await self._close(REFUSED_CLOSE, exc.reason, server_close=True)
         except Exception:
             logger.exception("ethstats: login check failed")
-            return await self._close(LOGIN_UNAVAILABLE_CLOSE, "login_unavailable")
+            return await self._close(TRY_AGAIN_CLOSE, "login_unavailable")
         if self.closing:  # closed while the check ran
             return
         await self.base_send(frames.READY)
@@ -162,6 +170,7 @@ class EthstatsConsumer(DatabaseFreeConsumer):
                 return await self._close(REFUSED_CLOSE, "session_ended", server_close=True)
 
     def _send(self, metric_type: str, data: dict[str, Any]) -> None:
+        """Hand a report on; raises ``DeliveryRefused`` when a durable receiver's spool is full."""
         message = Message(self.login.hello.node_id, metric_type, data)
         self.handler.send_to_receivers(message)
 

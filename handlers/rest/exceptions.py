@@ -11,6 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from poa_backend.core import intake, metrics
+from poa_backend.core.signals import DeliveryRefused
 
 
 class ProtocolError(exceptions.APIException):
@@ -46,6 +47,18 @@ class TokenExpired(exceptions.AuthenticationFailed):
     body = {"error": "token_expired"}
 
 
+class ReceiversUnavailable(ProtocolError):
+    """A durable receiver cannot take the message now (its spool is full): call again later."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "a receiver cannot take messages now"
+    body = {"error": "receivers_unavailable"}
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
 #: The answer to each intake reason that is not the contract's empty 422.
 REFUSALS: dict[str, type[ProtocolError]] = {
     intake.MALFORMED: MalformedBody,
@@ -59,6 +72,8 @@ def protocol_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         exc = exceptions.NotFound()
     elif isinstance(exc, intake.Refusal):
         exc = REFUSALS.get(exc.reason, Unprocessable)(str(exc))
+    elif isinstance(exc, DeliveryRefused):
+        exc = ReceiversUnavailable(exc.retry_after)
     if not isinstance(exc, exceptions.APIException):
         return None
     metrics.rejected("rest", str(exc.status_code))
@@ -67,4 +82,6 @@ def protocol_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         headers["WWW-Authenticate"] = exc.auth_header
     if isinstance(exc, exceptions.MethodNotAllowed):
         headers["Allow"] = "POST"
+    if isinstance(exc, ReceiversUnavailable):
+        headers["Retry-After"] = str(exc.retry_after)
     return Response(getattr(exc, "body", None), status=exc.status_code, headers=headers)

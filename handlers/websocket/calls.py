@@ -12,6 +12,8 @@ from poa_backend.core import intake
 UNKNOWN_CALL = "unknown_call"
 #: ``ref`` is echoed in the answer, so it must be a value the answer can carry.
 INVALID_REF = "invalid_ref"
+#: A durable receiver's spool is full: nothing was kept, send the call again later.
+RECEIVERS_UNAVAILABLE = "receivers_unavailable"
 
 CALLS = frozenset({"ping", "data", "bye"})
 

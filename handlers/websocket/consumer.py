@@ -16,6 +16,7 @@ from handlers.websocket import calls
 from handlers.websocket.frames import JSON, MSGPACK
 from poa_backend.core import intake, metrics
 from poa_backend.core.handler import HandlerPlugin
+from poa_backend.core.signals import DeliveryRefused
 from poa_backend.core.websocket import DatabaseFreeConsumer, deny
 
 #: Close codes and reasons when the session of an open socket ends: its token expired, or was
@@ -122,11 +123,14 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         self.agents.add(agent_id)
         await self.handler.aping(agent_id)
 
-    async def call_data(self, agent_id: str, frame: dict[str, Any]) -> None:
+    async def call_data(self, agent_id: str, frame: dict[str, Any]) -> str | None:
         """Hand the metric to every receiver subscribed to its type (never waits for them)."""
         message = await intake.adata_message(agent_id, frame)
         self.agents.add(agent_id)
-        self.handler.send_to_receivers(message)
+        try:
+            self.handler.send_to_receivers(message)
+        except DeliveryRefused:
+            return calls.RECEIVERS_UNAVAILABLE
 
     async def call_bye(self, agent_id: str, frame: dict[str, Any]) -> None:
         """The agent leaves on purpose: inactive now."""
