@@ -196,6 +196,10 @@ class Backend(Server):
             POA_DASHBOARD_SECRET=self.dashboard_secret,
             PYTHONUNBUFFERED="1",
             LOG_LEVEL="WARNING",
+            # Every simulated client dials from 127.0.0.1, at once: the per-address cap and the
+            # accept pacing that guard a real deployment would measure themselves here.
+            POA_MAX_CONNECTIONS_PER_ADDRESS="0",
+            POA_MAX_NEW_CONNECTIONS_PER_SECOND="0",
         )
         if self.postgres:
             env["DATABASE_URL"] = f"{POSTGRES_URL}/{self.database}"

@@ -473,9 +473,7 @@ def ethstats(options: Options, state: dict[str, Any]) -> dict[str, Any]:
                 break
             largest[0] = count
 
-    # Every simulated node dials from 127.0.0.1: lift the per-address cap meant for real fleets.
-    env = {"POA_ETHSTATS_SECRETS": secret, "POA_MAX_CONNECTIONS_PER_ADDRESS": "100000"}
-    with_backend(options, 0, body, env=env)
+    with_backend(options, 0, body, env={"POA_ETHSTATS_SECRETS": secret})
     return {"runs": runs, "largest_n": largest[0], "rows": rows}
 
 
