@@ -65,7 +65,7 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
     except UnicodeDecodeError:
         text = decoded.decode("latin-1")
     name, separator, password = text.partition(":")
-    if not separator:
+    if not separator or not name.isprintable():  # a NUL no database column can hold, say
         raise MalformedCredentials()
     return name, password
 
