@@ -16,11 +16,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from handlers.models import NodeTransport
 from handlers.parsers import PROTOCOL_PARSERS
 from handlers.rest.authentication import BearerTokenAuthentication, HasAgentToken
 from handlers.rest.bodies import read_call
 from handlers.rest.exceptions import protocol_exception_handler
 from handlers.rest.negotiation import JSONAnswerNegotiation
+from handlers.transports import note_transport
 from poa_backend.core import intake
 from poa_backend.core.handler import HandlerPlugin
 
@@ -110,5 +112,7 @@ class DataView(AgentCallView):
     """``POST /data``: a metric message for every receiver subscribed to its type; never waits for them."""
 
     def post(self, request: Request) -> Response:
-        self.handler.send_to_receivers(intake.data_message(self.agent_id, self.call))
+        message = intake.data_message(self.agent_id, self.call)
+        self.handler.send_to_receivers(message)
+        note_transport(message, NodeTransport.REST, request.user.name)
         return Response(SUCCESS)

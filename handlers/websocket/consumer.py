@@ -12,6 +12,8 @@ import time
 from typing import Any
 
 from handlers.auth.tokens import TokenError, TokenExpired, acheck_token, bearer_token, verified_claims
+from handlers.models import NodeTransport
+from handlers.transports import anote_transport
 from handlers.websocket import calls
 from handlers.websocket.frames import JSON, MSGPACK
 from poa_backend.core import intake, metrics
@@ -131,6 +133,8 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
             self.handler.send_to_receivers(message)
         except DeliveryRefused:
             return calls.RECEIVERS_UNAVAILABLE
+        await anote_transport(message, NodeTransport.AGENT_SOCKET, self.user_name)
+        return None
 
     async def call_bye(self, agent_id: str, frame: dict[str, Any]) -> None:
         """The agent leaves on purpose: inactive now."""
