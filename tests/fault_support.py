@@ -242,6 +242,10 @@ class FaultRig:
                 "TRUNCATE receivers_ethereumstatistics, receivers_systemstatistics, receivers_deadletter, "
                 "receivers_knownagent, handlers_agentuser CASCADE"
             )
+        import redis
+
+        # A previous test's agents (same names) must not end their periods in this one.
+        redis.Redis.from_url(self.redis.url).flushall()
         script = SETUP_SCRIPT.replace("PATH", repr(str(self.events_path))).replace(
             "DYNAMODB", repr(dynamodb_url)
         )
@@ -385,3 +389,75 @@ def missing_and_duplicated(acked: set[tuple[str, int]], stored: list[tuple[str, 
 
     counts = Counter(stored)
     return acked - set(counts), {key: count for key, count in counts.items() if count > 1}
+
+
+class PortGate:
+    """A TCP forwarder to ``target_port`` on a port of its own: ``close()`` refuses connections
+    and cuts the open ones, as a stopped server would; ``open()`` serves again. A sink that
+    keeps nothing across a restart (moto) stays behind it with its data."""
+
+    def __init__(self, target_port: int) -> None:
+        import threading
+
+        self.port = free_port()
+        self.target_port = target_port
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def open(self) -> "PortGate":
+        import threading
+
+        listener = socket.create_server(("127.0.0.1", self.port), reuse_port=True)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            for sock in self._open:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+            self._open.clear()
+        wait_for(self.port, up=False)
+
+    def _accept(self, listener: socket.socket) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open.update((client, upstream))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
