@@ -208,6 +208,14 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }
 
+# E-mail alert destinations (receivers.alerts) send through Django's SMTP backend.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT") or 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "poa-backend@localhost")
+
 # Everything specific to this backend, with defaults in poa_backend/core/conf.py;
 # each can be set as POA_<NAME> in the environment.
 POA_BACKEND = {name: os.environ[f"POA_{name}"] for name in POA_DEFAULTS if os.environ.get(f"POA_{name}")}

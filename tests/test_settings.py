@@ -52,3 +52,12 @@ def test_a_missing_production_secret_is_a_one_line_error_naming_it(tmp_path):
         "poa_backend: configuration error: "
         "POA_JWT_SECRET must be set when DATABASE_URL is set and DEBUG is off"
     ]
+
+
+def test_every_backend_setting_is_in_the_operations_guide():
+    from pathlib import Path
+
+    from poa_backend.core.conf import DEFAULTS
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text()
+    assert [name for name in DEFAULTS if f"`POA_{name}`" not in guide] == []

@@ -53,10 +53,10 @@ DEFAULTS: dict[str, Any] = {
     "WEBSOCKET_MAX_BUFFERED": 16 * 1024 * 1024,
     # Seconds between the server's WebSocket pings, and for the pong before the socket is closed.
     "WEBSOCKET_PING_INTERVAL": 20.0,
+    "WEBSOCKET_PING_TIMEOUT": 30.0,
     # Largest WebSocket message the server reads from any client; a larger one closes the
     # socket (1009). Raise it for ethstats nodes that send whole blocks (Besu: full transactions).
     "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
-    "WEBSOCKET_PING_TIMEOUT": 30.0,
     # Seconds to wait for a database connection (PostgreSQL connect_timeout).
     "DATABASE_CONNECT_TIMEOUT": 5,
     # Default bound and batch size of each receiver's queue (a receiver's options may override).
