@@ -87,6 +87,12 @@ def redis_prefix():
 
 
 @pytest.fixture(autouse=True)
+def _spool_of_this_test(tmp_path, settings):
+    """Receivers a test runs in this process spool under its own directory, never under var/."""
+    settings.POA_BACKEND = {**settings.POA_BACKEND, "SPOOL_DIR": str(tmp_path / "spool")}
+
+
+@pytest.fixture(autouse=True)
 def _clear_recorded():
     recorded.clear()
     yield

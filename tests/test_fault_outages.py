@@ -18,13 +18,6 @@ from handlers.auth.tokens import issue_token
 from tests.fault_support import FaultRig, Load, MotoServer, PortGate, missing_and_duplicated
 from tests.live import free_port, read_events, wait_until
 
-#: Agent calls answer 500 while PostgreSQL is away until poa_backend/core/snapshot.py serves the
-#: plug-in rows as last read when a re-read fails (the change is proposed, not made here); strict,
-#: so the suite says so the moment it lands and this mark must go.
-NEEDS_SNAPSHOT_FALLBACK = pytest.mark.xfail(
-    strict=True, reason="plug-in rows re-read on the request path raise while PostgreSQL is away"
-)
-
 OUTAGE = 20.0
 #: Seconds of steady load before a fault and after the recovery.
 BEFORE, AFTER = 3.0, 8.0
@@ -79,7 +72,6 @@ def assert_no_server_error(load):
     assert errors == {}, load.answers
 
 
-@NEEDS_SNAPSHOT_FALLBACK
 def test_postgresql_stopped_for_20s(rig):
     load = start(rig)
     try:
@@ -145,7 +137,6 @@ def test_dynamodb_unreachable_for_20s(rig, moto):
     gate.close()
 
 
-@NEEDS_SNAPSHOT_FALLBACK
 def test_sigterm_while_postgresql_is_away_then_restart(rig):
     load = start(rig)
     try:
@@ -163,7 +154,6 @@ def test_sigterm_while_postgresql_is_away_then_restart(rig):
     rig.backend.stop()
 
 
-@NEEDS_SNAPSHOT_FALLBACK
 def test_kill_9_of_a_worker_then_of_the_parent_and_its_workers_then_restart(rig):
     load = start(rig)
     try:

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from handlers.auth import tokens
-from handlers.rest.exceptions import TokenExpired
+from handlers.rest.exceptions import AuthUnavailable, TokenExpired
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,8 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise TokenExpired()
         except tokens.TokenError:
             raise AuthenticationFailed()
+        except tokens.CheckUnavailable:
+            raise AuthUnavailable()
         return AgentPrincipal(user_name), token
 
     def authenticate_header(self, request: Request) -> str:

@@ -47,6 +47,16 @@ class TokenExpired(exceptions.AuthenticationFailed):
     body = {"error": "token_expired"}
 
 
+class AuthUnavailable(ProtocolError):
+    """The token cannot be checked now (the database is away and this process has not seen it
+    lately): a temporary answer, so the agent calls again rather than renewing its session."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "the token cannot be checked now"
+    body = {"error": "auth_unavailable"}
+    retry_after = 5
+
+
 class ReceiversUnavailable(ProtocolError):
     """A durable receiver cannot take the message now (its spool is full): call again later."""
 
@@ -82,6 +92,6 @@ def protocol_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         headers["WWW-Authenticate"] = exc.auth_header
     if isinstance(exc, exceptions.MethodNotAllowed):
         headers["Allow"] = "POST"
-    if isinstance(exc, ReceiversUnavailable):
+    if isinstance(exc, AuthUnavailable | ReceiversUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     return Response(getattr(exc, "body", None), status=exc.status_code, headers=headers)

@@ -11,7 +11,14 @@ import logging
 import time
 from typing import Any
 
-from handlers.auth.tokens import TokenError, TokenExpired, acheck_token, bearer_token, verified_claims
+from handlers.auth.tokens import (
+    CheckUnavailable,
+    TokenError,
+    TokenExpired,
+    acheck_token,
+    bearer_token,
+    verified_claims,
+)
 from handlers.models import NodeTransport
 from handlers.transports import anote_transport
 from handlers.websocket import calls
@@ -26,6 +33,7 @@ from poa_backend.core.websocket import DatabaseFreeConsumer, deny
 TOKEN_EXPIRED_CLOSE = (4001, "token_expired")
 TOKEN_REFUSED_CLOSE = (4003, "token_refused")
 TOKEN_EXPIRED_BODY = b'{"error":"token_expired"}'
+AUTH_UNAVAILABLE_BODY = b'{"error":"auth_unavailable"}'
 logger = logging.getLogger(__name__)
 
 #: This transport's label in the ``poa_connections`` gauge.
@@ -65,6 +73,11 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         except TokenError:
             metrics.rejected(self.label, "401")
             return await deny(self.scope, self.base_send, 401)
+        except CheckUnavailable:  # the database is away and the token is not known here
+            metrics.rejected(self.label, "503")
+            return await deny(
+                self.scope, self.base_send, 503, AUTH_UNAVAILABLE_BODY, [(b"retry-after", b"5")]
+            )
         await self.accept()
         metrics.connection_opened(CONNECTION_KIND)
         self._session = asyncio.create_task(self._watch_session(token, expires_at))

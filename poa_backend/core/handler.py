@@ -17,7 +17,10 @@ class HandlerPlugin(Plugin):
     kind = "custom handler"
 
     def send_to_receivers(self, message: Message) -> None:
-        """Dispatch a message to every receiver subscribed to its metric type; never waits for them."""
+        """Dispatch a message to every receiver subscribed to its metric type; never waits for them.
+
+        Raises ``poa_backend.core.signals.DeliveryRefused`` when a durable receiver cannot take
+        it (its spool is full): nothing was kept, so the handler must not answer success."""
         message_received.send(sender=type(self), message=message)
 
     def ping(self, agent_id: str) -> None:

@@ -5,16 +5,19 @@ every process picks the edits up within ``CONFIG_REFRESH_INTERVAL`` without a
 restart, and the hot path reads memory, not the database.
 """
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from asgiref.sync import sync_to_async
+from django.db import DatabaseError
 
 from poa_backend.core.conf import poa_settings
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 _all: list["Snapshot"] = []
 
@@ -24,6 +27,7 @@ class Snapshot(Generic[T]):
         self._loader = loader
         self._lock = threading.Lock()
         self._value: T | None = None
+        self._loaded = False
         self._loaded_at = float("-inf")
         _all.append(self)
 
@@ -31,13 +35,26 @@ class Snapshot(Generic[T]):
         return time.monotonic() - self._loaded_at < poa_settings.CONFIG_REFRESH_INTERVAL
 
     def get(self) -> T:
-        """The value, reloaded first when stale (sync context: may query the database)."""
+        """The value, reloaded first when stale (sync context: may query the database).
+
+        While the database is away the value last read is kept (admin edits wait for it
+        to return), so agents' calls never fail on a re-read; only a value never read raises.
+        """
         if not self.is_fresh():
             with self._lock:
                 if not self.is_fresh():
-                    self._value = self._loader()
-                    self._loaded_at = time.monotonic()
+                    self._reload()
         return self._value  # type: ignore[return-value]
+
+    def _reload(self) -> None:
+        try:
+            self._value = self._loader()
+            self._loaded = True
+        except DatabaseError as exc:
+            if not self._loaded:
+                raise
+            logger.warning("configuration not re-read, keeping the last read: %s", exc)
+        self._loaded_at = time.monotonic()
 
     async def aget(self) -> T:
         """The value from async code: memory when fresh, a thread hop when stale."""
