@@ -14,8 +14,10 @@ from django.conf import settings as django_settings
 from django.test import override_settings
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from websockets.sync.client import connect
 
 from handlers.auth.tokens import issue_token
+from receivers.models import Receiver
 from tests.agent_client import CONTENT_TYPES, create_agent_user, request
 
 PATHS = ["/ping", "/data", "/bye"]
@@ -201,3 +203,45 @@ def receivers_can_encode(encoding: str, raw: bytes) -> bool:
     except (ValueError, RecursionError, TypeError, AttributeError):
         return False
     return True
+
+
+def test_a_dashboard_connected_before_the_fuzz_still_gets_valid_frames_after(live_backend):
+    """Whatever the fuzz got accepted, the feed goes on: a dashboard connected before it gets
+    only frames that decode, and still gets a valid frame sent after it."""
+    create_agent_user("fuzz-user", "secret-password")
+    token = issue_token("fuzz-user")
+    backend = live_backend()
+    rest = backend.url("rest")
+    secret = Receiver.objects.get(name="dashboard").options["secret"]
+    feed = f"ws://127.0.0.1:{backend.ports['dashboard']}/ws"
+
+    with connect(feed, additional_headers={"wssecret": secret}, open_timeout=10, max_size=None) as dashboard:
+
+        @settings(max_examples=150, deadline=None)
+        @given(path=st.sampled_from(PATHS), body=bodies)
+        def fuzz(path, body):
+            encoding, raw = body
+            headers = {"Content-Type": CONTENT_TYPES.get(encoding, "application/json")}
+            reply = request(rest, path, raw, {**headers, "Authorization": f"Bearer {token}"})
+            assert reply.status < 500, (path, encoding, raw[:80], reply)
+
+        fuzz()
+        after = {
+            "id": "after-the-fuzz",
+            "type": "networking_metrics",
+            "data": {"type": "latency", "body": {}},
+        }
+        assert (
+            request(
+                rest,
+                "/data",
+                json.dumps(after).encode(),
+                {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            ).status
+            == 200
+        )
+        while True:
+            frame = json.loads(dashboard.recv(timeout=10))  # every frame decodes, none is lost
+            if frame["agent_id"] == "after-the-fuzz":
+                break
+        assert frame == {"agent_id": "after-the-fuzz", "data": after["data"]}
