@@ -3,8 +3,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from poa_backend.core.health import healthz
 from poa_backend.core.metrics import metrics_view
-from poa_backend.health import healthz
 from poa_backend.openapi import DocsView, SchemaView
 from poa_backend.staticfiles import serve_static
 

@@ -6,6 +6,7 @@ class ReceiversConfig(AppConfig):
     verbose_name = "Receivers and statistics"
 
     def ready(self) -> None:
+        from poa_backend.core.health import register_sinks
         from poa_backend.core.plugins import register_plugins
         from poa_backend.core.signals import (
             agent_inactive,
@@ -16,6 +17,7 @@ class ReceiversConfig(AppConfig):
         )
         from receivers import metrics as receiver_metrics
         from receivers.dispatch import dispatcher
+        from receivers.health import durable_sinks
         from receivers.models import Receiver
         from receivers.out_of_band import subscriber
 
@@ -31,4 +33,5 @@ class ReceiversConfig(AppConfig):
         backend_started.connect(subscriber.start, dispatch_uid="receivers.out_of_band")
         backend_stopping.connect(subscriber.stop, dispatch_uid="receivers.out_of_band")
         register_plugins(Receiver, dispatcher.plugins)
+        register_sinks(durable_sinks)
         receiver_metrics.register()

@@ -41,7 +41,7 @@ def test_healthz_reports_each_dependency_and_turns_unhealthy_when_a_spool_backs_
     status, body = healthz(rest)
     assert status == 200
     assert body["dependencies"]["database"] == {"status": "up"}
-    assert body["receivers"]["ethereum_statistics"]["status"] == "up"
+    assert body["sinks"]["ethereum_statistics"]["status"] == "up"
 
     block = json.loads((FIXTURES / "block.json").read_text())
     for _ in range(5):
@@ -49,12 +49,12 @@ def test_healthz_reports_each_dependency_and_turns_unhealthy_when_a_spool_backs_
 
     def backed_up():
         status, body = healthz(rest)
-        return status == 503 and body["receivers"]["dynamodb_blocks"]["status"] == "backlog"
+        return status == 503 and body["sinks"]["dynamodb_blocks"]["status"] == "backlog"
 
     assert wait_until(backed_up, timeout=10)
     status, body = healthz(rest)
     assert body["status"] == "unhealthy"
-    sink = body["receivers"]["dynamodb_blocks"]
+    sink = body["sinks"]["dynamodb_blocks"]
     assert sink["depth"] == 5
     assert sink["bytes"] > 0
     assert sink["oldest_seconds"] > 2

@@ -9,20 +9,15 @@ than ``HEALTH_SPOOL_AGE`` seconds: it will soon refuse messages, or its sink has
 away too long, so traffic is better sent to another process.
 """
 
-import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, JsonResponse
 
-from poa_backend.core.conf import poa_settings
-from receivers.dispatch import dispatcher
-
 #: Seconds a health probe waits for Redis.
 REDIS_TIMEOUT = 1.0
-#: A sink whose receiver failed within this many seconds, with messages waiting, is "retrying".
-RETRYING_WITHIN = 30.0
 
 
 def database() -> dict[str, Any]:
@@ -52,26 +47,19 @@ def redis() -> dict[str, Any] | None:
         client.close()
 
 
+#: What apps add to the answer: each a callable returning ``{name: {"status": ..., ...}}`` for
+#: the sinks it runs ("up", "retrying", "backlog"); registered in ``AppConfig.ready()``.
+_sink_sources: list[Callable[[], dict[str, dict[str, Any]]]] = []
+
+
+def register_sinks(source: Callable[[], dict[str, dict[str, Any]]]) -> None:
+    """Add an app's sinks to ``/healthz`` (the receivers app: its durable receivers' spools)."""
+    if source not in _sink_sources:
+        _sink_sources.append(source)
+
+
 def sinks() -> dict[str, dict[str, Any]]:
-    """Each running durable receiver: its spool in this process and whether it is over a threshold."""
-    fill_limit = float(poa_settings.HEALTH_SPOOL_FILL) * int(poa_settings.SPOOL_MAX_BYTES)
-    age_limit = float(poa_settings.HEALTH_SPOOL_AGE)
-    found = {}
-    for name, running in sorted(dict(dispatcher.running).items()):
-        if not running.durable:
-            continue
-        figures = running.figures()
-        failed_at = running.stats.last_error_at
-        retrying = (
-            bool(figures["depth"]) and failed_at is not None and time.time() - failed_at < RETRYING_WITHIN
-        )
-        over = figures["bytes"] > fill_limit or figures["oldest_seconds"] > age_limit
-        found[name] = {
-            "status": "backlog" if over else "retrying" if retrying else "up",
-            **figures,
-            **({"last_error": running.stats.last_error} if retrying or over else {}),
-        }
-    return found
+    return {name: state for source in _sink_sources for name, state in source().items()}
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -79,14 +67,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
     redis_state = redis()
     if redis_state is not None:
         dependencies["redis"] = redis_state
-    receivers = sinks()
-    if any(sink["status"] == "backlog" for sink in receivers.values()):
+    states = sinks()
+    if any(sink["status"] == "backlog" for sink in states.values()):
         status = "unhealthy"
     elif any(d["status"] == "down" for d in dependencies.values()) or any(
-        sink["status"] != "up" for sink in receivers.values()
+        sink["status"] != "up" for sink in states.values()
     ):
         status = "degraded"
     else:
         status = "ok"
-    body = {"status": status, "dependencies": dependencies, "receivers": receivers}
+    body = {"status": status, "dependencies": dependencies, "sinks": states}
     return JsonResponse(body, status=503 if status == "unhealthy" else 200)
