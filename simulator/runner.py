@@ -3,8 +3,9 @@
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from simulator.agent import SimulatedAgent
 from simulator.ethstats import PROFILES, SimulatedNode
@@ -116,23 +117,9 @@ async def run_simulation(
             except OSError:
                 pass
 
-    reporter = None
-    if progress is not None:
-
-        async def report() -> None:
-            while True:
-                await asyncio.sleep(progress_interval)
-                progress(recorder)
-
-        reporter = asyncio.create_task(report())
-    try:
-        await asyncio.gather(*(run_agent(agent) for agent in live))
-    finally:
-        # Rates are per second of load: answers still coming in after the end count, their wait not.
-        recorder.finished = min(time.monotonic(), stop_at)
-        if reporter is not None:
-            reporter.cancel()
-    return recorder
+    return await run_all(
+        [run_agent(agent) for agent in live], recorder, stop_at, progress, progress_interval
+    )
 
 
 async def run_ethstats(
@@ -184,6 +171,17 @@ async def run_ethstats(
             except OSError:
                 pass
 
+    return await run_all([run_node(node) for node in live], recorder, stop_at, progress, progress_interval)
+
+
+async def run_all(
+    runs: list[Coroutine[Any, Any, None]],
+    recorder: Recorder,
+    stop_at: float,
+    progress: Callable[[Recorder], None] | None,
+    progress_interval: float,
+) -> Recorder:
+    """Run every simulated client to the end, reporting ``progress`` every interval."""
     reporter = None
     if progress is not None:
 
@@ -194,8 +192,9 @@ async def run_ethstats(
 
         reporter = asyncio.create_task(report())
     try:
-        await asyncio.gather(*(run_node(node) for node in live))
+        await asyncio.gather(*runs)
     finally:
+        # Rates are per second of load: answers still coming in after the end count, their wait not.
         recorder.finished = min(time.monotonic(), stop_at)
         if reporter is not None:
             reporter.cancel()
