@@ -74,7 +74,6 @@ def call(ws, value, encoding="json"):
     return answer(ws, encoding)
 
 
-
 def messages(events):
     return [event["value"] for event in events() if event["event"] == "message"]
 
@@ -283,10 +282,15 @@ def test_an_open_socket_is_closed_when_its_token_is_banned(live_backend, events,
 
 def test_a_frame_over_one_mebibyte_drops_the_connection(socket_url, token):
     big = {"call": "data", "id": "node-z", "type": "system_metrics", "data": {"pad": "x" * (1024 * 1024)}}
-    with open_socket(socket_url, token) as ws:
+
+    def send_then_read(ws):
+        # The server drops the connection as soon as it reads the frame's length: the client
+        # notices while still sending the frame, or at its next read.
         send(ws, big, "msgpack")
-        with pytest.raises(ConnectionClosed) as closed:
-            ws.recv(timeout=10)
+        ws.recv(timeout=10)
+
+    with open_socket(socket_url, token) as ws, pytest.raises(ConnectionClosed) as closed:
+        send_then_read(ws)
     assert closed.value.rcvd is None  # dropped without a close frame: the client sees 1006
     with open_socket(socket_url, token) as ws:
         assert call(ws, {"call": "ping", "id": "node-z"}) == {"result": "success"}
