@@ -3,7 +3,7 @@
 import asyncio
 import random
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,18 +85,7 @@ async def run_simulation(
             )
         agents.append(SimulatedAgent(index, agent_id, transport, chain, stamp=simulation.stamp))
 
-    async def open_agent(agent: SimulatedAgent, delay: float) -> bool:
-        await asyncio.sleep(delay)
-        try:
-            await agent.transport.open()
-            return True
-        except (TimeoutError, OSError) as exc:
-            recorder.error(f"connect: {type(exc).__name__}: {exc}"[:120])
-            return False
-
-    step = simulation.ramp / max(1, simulation.agents)
-    opened = await asyncio.gather(*(open_agent(agent, i * step) for i, agent in enumerate(agents)))
-    live = [agent for agent, ok in zip(agents, opened, strict=True) if ok]
+    live = await open_all(agents, lambda agent: agent.transport.open(), simulation.ramp, recorder)
 
     recorder.started = time.monotonic()
     stop_at = recorder.started + simulation.duration
@@ -146,17 +135,7 @@ async def run_ethstats(
         transport = EthstatsTransport(simulation.url, recorder)
         nodes.append(SimulatedNode(index, profile_class(name, secret), transport, stamp=simulation.stamp))
 
-    async def open_node(node: SimulatedNode, delay: float) -> bool:
-        await asyncio.sleep(delay)
-        try:
-            return await node.open()
-        except (TimeoutError, OSError) as exc:
-            recorder.error(f"connect: {type(exc).__name__}: {exc}"[:120])
-            return False
-
-    step = simulation.ramp / max(1, simulation.agents)
-    opened = await asyncio.gather(*(open_node(node, i * step) for i, node in enumerate(nodes)))
-    live = [node for node, ok in zip(nodes, opened, strict=True) if ok]
+    live = await open_all(nodes, lambda node: node.open(), simulation.ramp, recorder)
     recorder.started = time.monotonic()
     stop_at = recorder.started + simulation.duration
 
@@ -172,6 +151,25 @@ async def run_ethstats(
                 pass
 
     return await run_all([run_node(node) for node in live], recorder, stop_at, progress, progress_interval)
+
+
+async def open_all(
+    clients: list[Any], open_one: Callable[[Any], Awaitable[Any]], ramp: float, recorder: Recorder
+) -> list[Any]:
+    """Open every simulated client, spread over ``ramp`` seconds; those that cannot connect
+    (or whose ``open`` answers False) are recorded as errors and left out."""
+
+    async def open_after(client: Any, delay: float) -> bool:
+        await asyncio.sleep(delay)
+        try:
+            return await open_one(client) is not False
+        except (TimeoutError, OSError) as exc:
+            recorder.error(f"connect: {type(exc).__name__}: {exc}"[:120])
+            return False
+
+    step = ramp / max(1, len(clients))
+    opened = await asyncio.gather(*(open_after(client, i * step) for i, client in enumerate(clients)))
+    return [client for client, ok in zip(clients, opened, strict=True) if ok]
 
 
 async def run_all(
