@@ -221,9 +221,8 @@ class RunningReceiver:
                         return
                     self.queue.ready.wait(IDLE_WAIT)
                     continue
-                # A lingering receiver waits, up to ``linger`` after its last batch, for a full batch.
                 if len(entries) < self.batch_size and not self._stop_requested.is_set():
-                    if self._abandon.wait(self._next_batch_at - time.monotonic()):
+                    if not self._linger():
                         return
                     entries = self.queue.peek(self.batch_size)
                 self._next_batch_at = time.monotonic() + self.linger
@@ -235,6 +234,19 @@ class RunningReceiver:
         finally:
             self._call("terminate", self.instance.terminate)
             close_old_connections()
+
+    def _linger(self) -> bool:
+        """Wait, up to ``linger`` after the last batch, until a full batch is queued: a batch
+        that fills sooner goes at once. False when the receiver was abandoned meanwhile."""
+        while not self._stop_requested.is_set():
+            remaining = self._next_batch_at - time.monotonic()
+            if remaining <= 0:
+                break
+            self.queue.ready.clear()  # before the count, so an append after it wakes the wait
+            if self.queue.qsize() >= self.batch_size:
+                break
+            self.queue.ready.wait(remaining)
+        return not self._abandon.is_set()
 
     def _deliver(self, entries: list) -> int:
         """Hand a run of queued entries to the hooks; returns how many were handled (all of them,

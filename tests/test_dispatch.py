@@ -162,11 +162,15 @@ def test_queue_options_are_checked(options, text):
 
 
 def test_lingering_never_holds_back_a_full_batch(running, handler):
-    add_receiver("lingering", metric_types=["ethereum_metrics"], linger=5, batch_size=10)
+    add_receiver("lingering", metric_types=["ethereum_metrics"], linger=30, batch_size=10)
     running.reload()
-    for n in range(100):
+    handler.send_to_receivers(sample("a", "block", 0))
+    assert wait_until(lambda: len(messages_of("lingering")) == 1)  # the first batch waits for nothing
+    for n in range(1, 6):
         handler.send_to_receivers(sample("a", "block", n))
-    # Full batches go through at once (all but the last few messages); only a batch that is
-    # not full waits, up to the five seconds of linger.
-    assert wait_until(lambda: len(messages_of("lingering")) >= 90, timeout=3)
-    assert wait_until(lambda: len(messages_of("lingering")) == 100, timeout=8)
+    time.sleep(0.3)  # the receiver lingers on a batch of five, up to thirty seconds
+    for n in range(6, 11):
+        handler.send_to_receivers(sample("a", "block", n))
+    # The batch is full now: it goes at once, not when the linger runs out.
+    assert wait_until(lambda: len(messages_of("lingering")) == 11, timeout=10)
+    assert [m["data"]["body"]["n"] for m in messages_of("lingering")] == list(range(11))

@@ -82,13 +82,13 @@ def test_propagation_of_a_scripted_block_is_each_nodes_delay_after_the_first(sta
 
     block = block_with_arrivals(api, "/api/blocks/", 1000, 3)
     delays = {arrival["node"]: arrival["delay_ms"] for arrival in block["arrivals"]}
-    for agent_id, offset in zip(NODES, OFFSETS, strict=True):
-        assert abs(delays[agent_id] - offset * 1000) <= 50, delays
+    for agent_id in NODES:
         # Each was accepted while its call was open: the delay lies within what the calls allow.
         earliest = (windows[agent_id][0] - windows["node-a"][1]) * 1000
         latest = (windows[agent_id][1] - windows["node-a"][0]) * 1000
         assert max(0.0, earliest) <= delays[agent_id] <= latest, (delays, windows)
-    assert [arrival["node"] for arrival in block["arrivals"]] == list(NODES)  # fastest first
+    fastest_first = sorted(NODES, key=delays.get)
+    assert [arrival["node"] for arrival in block["arrivals"]] == fastest_first
 
     # node-a moves on alone: the others are one block behind; the network's best is its block.
     by_id["node-a"].block(1001)
@@ -156,13 +156,17 @@ def test_processes_sharing_redis_answer_the_same(staff, live_backend, redis_env)
     a = agents(first.url("rest"), "node-a")["node-a"]
     b = agents(second.url("rest"), "node-b")["node-b"]
     windows = report_block_in_turn({"node-a": a, "node-b": b}, 77, offsets=(0.0, 0.3))
+    # Each process saw each report somewhere between its call and its answer.
+    earliest = (windows["node-b"][0] - windows["node-a"][1]) * 1000
     latest = (windows["node-b"][1] - windows["node-a"][0]) * 1000
+    answers = []
     for backend in (first, second):
         block = block_with_arrivals(backend.url("auth"), "/api/blocks/", 77, 2)
         delays = {arrival["node"]: arrival["delay_ms"] for arrival in block["arrivals"]}
         assert delays["node-a"] == 0
-        assert abs(delays["node-b"] - 300) <= 50
-        assert delays["node-b"] <= latest
+        assert max(0.0, earliest) <= delays["node-b"] <= latest, (delays, windows)
+        answers.append(delays)
+    assert answers[0] == answers[1]  # one view, shared through Redis
 
 
 def test_uptime_counts_minutes_up_and_not_the_minute_an_up_node_is_in():
