@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Two test processes: most tests wait on a server's sockets, so two share two cores well.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint bench install install-dev
 

@@ -32,9 +32,11 @@ _handed_out: set[int] = set()
 def free_port() -> int:
     """A port nothing listens on, below the kernel's ephemeral range (32768 and up), where
     outgoing connections (to PostgreSQL, Redis, the server) take their ports and could take
-    it before the server binds it."""
+    it before the server binds it. ``POA_FREE_PORTS`` (``low-high``) narrows the range, so
+    processes that hand out ports side by side never hand out the same one."""
+    low, high = (int(end) for end in os.environ.get("POA_FREE_PORTS", "20000-32000").split("-"))
     while True:
-        port = random.randrange(20000, 32000)
+        port = random.randrange(low, high)
         if port in _handed_out:
             continue
         with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:

@@ -8,6 +8,12 @@ from receivers.models import Receiver
 from tests.live import LiveBackend
 from tests.plugins import recorded
 
+# Test processes running side by side (pytest -n) each hand out ports from their own range.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    _worker = int(os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw"))
+    _width = 12000 // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ["POA_FREE_PORTS"] = f"{20000 + _worker * _width}-{20000 + (_worker + 1) * _width}"
+
 # With POA_REQUIRE_SERVICES set (CI), tests needing Redis fail instead of skipping.
 REQUIRE_SERVICES = os.environ.get("POA_REQUIRE_SERVICES") == "1"
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
