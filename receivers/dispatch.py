@@ -24,9 +24,9 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import msgpack
 from django.db import close_old_connections
@@ -160,11 +160,27 @@ class RunningReceiver:
         """Commit an encoded message to this durable receiver's spool; ``DeliveryRefused`` when full."""
         try:
             self.queue.append(body)
-            return
         except spool.Full:
-            reason = "spool full"
+            self._refuse("spool full")
         except sqlite3.Error as exc:  # the disk is full or failing: refuse, never answer success
-            reason = f"spool not written: {exc}"
+            self._refuse(f"spool not written: {exc}")
+
+    def spool_soon(self, body: bytes) -> Awaitable[None]:
+        """``spool`` from the event loop: the awaitable completes once the message is committed
+        (with this turn of the loop's other messages), or raises ``DeliveryRefused``."""
+        try:
+            committed = self.queue.append_soon(body)
+        except spool.Full:
+            self._refuse("spool full")
+        return self._confirm(committed)
+
+    async def _confirm(self, committed: Awaitable[None]) -> None:
+        try:
+            await committed
+        except sqlite3.Error as exc:
+            self._refuse(f"spool not written: {exc}")
+
+    def _refuse(self, reason: str) -> NoReturn:
         self.stats.refused += 1
         delivery_metrics.REFUSED.labels(receiver=self.name).inc()
         self._log_now_and_then(
@@ -416,6 +432,18 @@ class RunningReceiver:
             logger.warning(text, *args)
 
 
+async def _all(awaitables: list[Awaitable[None]]) -> None:
+    """Await every one (each counts its own refusal), then raise the first refusal."""
+    refused: DeliveryRefused | None = None
+    for awaitable in awaitables:
+        try:
+            await awaitable
+        except DeliveryRefused as exc:
+            refused = refused or exc
+    if refused is not None:
+        raise refused
+
+
 class Dispatcher:
     """Routes messages to running receivers and keeps the running set in step with the rows."""
 
@@ -434,23 +462,31 @@ class Dispatcher:
 
     # Signal handlers: called by handlers through poa_backend.core.signals; they never block.
 
-    def on_message(self, sender: object, message: Message, **kwargs: object) -> None:
+    def on_message(
+        self, sender: object, message: Message, deferred: bool = False, **kwargs: object
+    ) -> Awaitable[None] | None:
         """Queue the message for its subscribers; raises ``DeliveryRefused`` (and queues it for
-        none) when a durable subscriber's spool has no room."""
+        none) when a durable subscriber's spool has no room. ``deferred`` (a sender on the event
+        loop): the spool writes are left to the loop's next turn, and the awaitable returned
+        completes once they are done."""
         receivers = self.routes.get(message.data_type, ())
         if not receivers:
-            return
+            return None
         self.clock.stamp(message)  # distinct per agent before it is spooled: redelivery is idempotent
         durable = [receiver for receiver in receivers if receiver.durable]
         body = encode(message) if durable else b""
         for receiver in durable:
             if not receiver.has_room(len(body)):
                 receiver.spool(body)  # raises DeliveryRefused, counted for that receiver
+        committing = []
         for receiver in receivers:
-            if receiver.durable:
-                receiver.spool(body)
-            else:
+            if not receiver.durable:
                 receiver.offer(message)
+            elif deferred:
+                committing.append(receiver.spool_soon(body))
+            else:
+                receiver.spool(body)
+        return _all(committing) if committing else None
 
     def on_inactive(self, sender: object, agent_id: str, **kwargs: object) -> None:
         event = Inactive(agent_id)

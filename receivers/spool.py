@@ -14,6 +14,7 @@ disk. SQLite rather than persist-queue or diskcache: those acknowledge item by i
 ``SELECT`` and one range ``DELETE``.
 """
 
+import asyncio
 import fcntl
 import os
 import sqlite3
@@ -28,6 +29,11 @@ from django.conf import settings
 from django.core.signals import setting_changed
 
 from poa_backend.core.conf import poa_settings
+
+#: Commits between two checkpoints of a spool's write-ahead log: a commit writes a few pages,
+#: so the log stays near SQLite's own default of 1,000 pages (which it would checkpoint in the
+#: appending thread).
+CHECKPOINT_COMMITS = 300
 
 #: One spooled item: its id, when it was appended (seconds since the epoch), its encoded form.
 Entry = tuple[int, float, bytes]
@@ -81,26 +87,51 @@ class MemoryQueue:
         pass
 
 
+class _Commit:
+    """Appends that go to disk in one transaction; each appender waits for ``done``."""
+
+    __slots__ = ("done", "error", "rows", "size")
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[float, bytes]] = []
+        self.size = 0
+        self.done = False
+        self.error: sqlite3.Error | None = None
+
+
 class Spool:
-    """A durable receiver's undelivered messages, in order, in a SQLite file; bounded in bytes."""
+    """A durable receiver's undelivered messages, in order, in a SQLite file; bounded in bytes.
+
+    Appends are group-committed: an appender that finds no commit under way writes every
+    append waiting by then in one transaction, and the others wait for it, so eight request
+    threads cost one commit, not eight. Delivery reads on a connection of its own (WAL lets it
+    read while appends commit); appends and deletes share the writer connection.
+    """
 
     durable = True
 
     def __init__(self, path: Path, max_bytes: int, fsync: bool = False) -> None:
         self.path = path
         self.max_bytes = max_bytes
-        self._lock = threading.Lock()
         self.ready = threading.Event()
+        self._state = threading.Condition(threading.Lock())  # depth, bytes and the open commit
+        self._open = _Commit()
+        self._committing = False
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._commits = 0  # since the last checkpoint
+        #: Appends made on each event loop, committed together on its next turn.
+        self._soon: dict[asyncio.AbstractEventLoop, list[tuple[float, bytes, asyncio.Future[None]]]] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit (isolation_level None): each append is its own committed transaction.
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
-        self._db.execute(
+        self._writer = self._connect(fsync)
+        # The delivery thread checkpoints (``remove``); appends never stall on copying the log.
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")
+        self._writer.execute(
             "CREATE TABLE IF NOT EXISTS spool "
             "(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, body BLOB NOT NULL)"
         )
-        depth, size = self._db.execute(
+        self._reader = self._connect(fsync)
+        depth, size = self._reader.execute(
             "SELECT count(*), coalesce(sum(length(body)), 0) FROM spool"
         ).fetchone()
         self.depth: int = depth
@@ -108,39 +139,137 @@ class Spool:
         if depth:
             self.ready.set()
 
+    def _connect(self, fsync: bool) -> sqlite3.Connection:
+        # Autocommit (isolation_level None): transactions are explicit.
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+        return db
+
     def append(self, body: bytes, bounded: bool = True) -> None:
-        """Commit ``body`` at the tail; ``Full`` when it would take the spool past its bound."""
-        with self._lock:
-            if bounded and self.bytes + len(body) > self.max_bytes:
-                raise Full()
-            self._db.execute("INSERT INTO spool (at, body) VALUES (?, ?)", (time.time(), body))
-            self.depth += 1
-            self.bytes += len(body)
+        """Commit ``body`` at the tail; ``Full`` when it would take the spool past its bound.
+        Returns once the commit holding it is done (``sqlite3.Error`` if it failed)."""
+        self._reserve(len(body), bounded)
+        self._commit([(time.time(), body)], len(body))
         self.ready.set()
 
+    def append_soon(self, body: bytes) -> "asyncio.Future[None]":
+        """``append`` from the event loop, without holding the loop for a disk write: what this
+        turn of the loop appends is committed in one transaction at the start of the next, and
+        the future completes then (with ``sqlite3.Error`` if that failed). ``Full`` at once."""
+        loop = asyncio.get_running_loop()
+        self._reserve(len(body), bounded=True)
+        future = loop.create_future()
+        waiting = self._soon.setdefault(loop, [])
+        waiting.append((time.time(), body, future))
+        if len(waiting) == 1:
+            loop.call_soon(self._commit_soon, loop)
+        return future
+
+    def _commit_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiting = self._soon.pop(loop)
+        try:
+            self._commit([(at, body) for at, body, _ in waiting], sum(len(body) for _, body, _ in waiting))
+        except sqlite3.Error as exc:
+            for *_, future in waiting:
+                if not future.done():  # its caller may have gone (connection closed)
+                    future.set_exception(exc)
+            return
+        for *_, future in waiting:
+            if not future.done():
+                future.set_result(None)
+        self.ready.set()
+
+    def _reserve(self, size: int, bounded: bool) -> None:
+        """Count an append before it is written (``_lead`` takes it back if the write fails)."""
+        with self._state:
+            if bounded and self.bytes + size > self.max_bytes:
+                raise Full()
+            self.depth += 1
+            self.bytes += size
+
+    def _commit(self, rows: list[tuple[float, bytes]], size: int) -> None:
+        """Write ``rows`` with whatever else is waiting: the first appender to find no commit
+        under way writes them all, the others wait for it."""
+        with self._state:
+            commit = self._open
+            commit.rows.extend(rows)
+            commit.size += size
+            while not commit.done:
+                if self._committing:
+                    self._state.wait()
+                else:
+                    self._lead()
+        if commit.error is not None:
+            raise commit.error
+
+    def _lead(self) -> None:
+        """Write the open commit (called holding ``_state``, released while writing)."""
+        commit, self._open = self._open, _Commit()
+        self._committing = True
+        self._state.release()
+        try:
+            with self._write_lock:
+                self._writer.execute("BEGIN IMMEDIATE")
+                try:
+                    self._writer.executemany("INSERT INTO spool (at, body) VALUES (?, ?)", commit.rows)
+                    self._writer.execute("COMMIT")
+                finally:
+                    if self._writer.in_transaction:
+                        self._writer.execute("ROLLBACK")
+        except sqlite3.Error as exc:  # the disk is full or failing: every appender in it hears
+            commit.error = exc
+        finally:
+            self._state.acquire()
+            self._committing = False
+            commit.done = True
+            self._commits += 1
+            if commit.error is not None:
+                self.depth -= len(commit.rows)
+                self.bytes -= commit.size
+            self._state.notify_all()
+
     def peek(self, limit: int) -> list[Entry]:
-        with self._lock:
-            return self._db.execute("SELECT id, at, body FROM spool ORDER BY id LIMIT ?", (limit,)).fetchall()
+        with self._read_lock:
+            return self._reader.execute(
+                "SELECT id, at, body FROM spool ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
 
     def remove(self, entries: list[Entry]) -> None:
         """Delete the head up to the last of ``entries``, as ``peek`` gave them (handled)."""
-        with self._lock:
-            self._db.execute("DELETE FROM spool WHERE id <= ?", (entries[-1][0],))
+        with self._write_lock:
+            self._writer.execute("DELETE FROM spool WHERE id <= ?", (entries[-1][0],))
+        with self._state:
             self.depth -= len(entries)
             self.bytes -= sum(len(body) for _, _, body in entries)
+        if self._commits >= CHECKPOINT_COMMITS:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the file, so the log starts over and stays small.
+        The bulk is copied beside the appends; only what they added meanwhile is copied with
+        appends held, which lets the next append start the log from the beginning."""
+        with self._state:
+            self._commits = 0
+        with self._read_lock:
+            self._reader.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with self._write_lock:
+            self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def qsize(self) -> int:
         return self.depth
 
     def figures(self) -> dict[str, float]:
-        with self._lock:
-            row = self._db.execute("SELECT at FROM spool ORDER BY id LIMIT 1").fetchone()
+        with self._read_lock:
+            row = self._reader.execute("SELECT at FROM spool ORDER BY id LIMIT 1").fetchone()
+        with self._state:
             depth, size = self.depth, self.bytes
         return {"depth": depth, "bytes": size, "oldest_seconds": _age(row[0] if row else None)}
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        with self._write_lock, self._read_lock:
+            self._reader.close()
+            self._writer.close()
 
 
 def _age(appended_at: float | None) -> float:

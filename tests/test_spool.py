@@ -1,6 +1,9 @@
 """Durable receivers: spooled before the answer, delivered in order from the spool, removed only
 once the sink took them; outages waited out, refused messages kept as dead letters."""
 
+import asyncio
+import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -92,6 +95,88 @@ def test_a_spool_is_bounded_in_bytes(tmp_path):
     assert bounded.depth == 3
 
 
+def test_appends_from_many_threads_all_land_in_each_threads_order(tmp_path):
+    shared = spool.Spool(tmp_path / "shared.sqlite3", max_bytes=1 << 30)
+
+    def append_run(thread):
+        for n in range(300):
+            shared.append(f"{thread}:{n}".encode())
+
+    threads = [threading.Thread(target=append_run, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    bodies = [body.decode() for _, _, body in shared.peek(10_000)]
+    assert len(bodies) == shared.depth == 2400
+    for t in range(8):
+        assert [int(b.split(":")[1]) for b in bodies if b.startswith(f"{t}:")] == list(range(300))
+
+
+def test_appends_on_the_event_loop_are_confirmed_only_once_committed(tmp_path):
+    path = tmp_path / "loop.sqlite3"
+    looped = spool.Spool(path, max_bytes=200)
+
+    async def one_turn():
+        committed = [looped.append_soon(f"entry-{n}".encode()) for n in range(20)]
+        written_during_the_turn = looped.peek(100)
+        with pytest.raises(spool.Full):  # the bound counts what is still to be written
+            looped.append_soon(b"x" * 100)
+        await asyncio.gather(*committed)
+        return written_during_the_turn
+
+    assert asyncio.run(one_turn()) == []  # nothing is written while the turn runs ...
+    # ... and all of it once the futures complete, in order, in the file.
+    assert [body for _, _, body in spool.Spool(path, 1000).peek(100)] == [
+        f"entry-{n}".encode() for n in range(20)
+    ]
+
+
+def test_a_commit_the_disk_refuses_fails_every_append_in_it_and_counts_none(tmp_path):
+    tight = spool.Spool(tmp_path / "tight.sqlite3", max_bytes=1 << 30)
+    tight.append(b"first")
+    # A database that may not grow is a full disk, as SQLite reports it.
+    page_count = tight._writer.execute("PRAGMA page_count").fetchone()[0]
+    tight._writer.execute(f"PRAGMA max_page_count={page_count}")
+
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        tight.append(b"x" * 20_000)
+
+    async def on_the_loop():
+        return await asyncio.gather(
+            *(tight.append_soon(b"y" * 5_000) for _ in range(3)), return_exceptions=True
+        )
+
+    failures = asyncio.run(on_the_loop())
+    assert all(isinstance(failure, sqlite3.OperationalError) for failure in failures)
+    assert (tight.depth, tight.bytes) == (1, len(b"first"))
+    assert [body for _, _, body in tight.peek(10)] == [b"first"]
+
+
+def test_the_write_ahead_log_stays_small_while_appends_and_deliveries_go_on(tmp_path):
+    path = tmp_path / "busy.sqlite3"
+    busy = spool.Spool(path, max_bytes=1 << 30)
+    appending = threading.Event()
+    appending.set()
+
+    def deliver():
+        while appending.is_set() or busy.depth:
+            entries = busy.peek(100)
+            if entries:
+                busy.remove(entries)
+            else:
+                time.sleep(0.001)
+
+    delivery = threading.Thread(target=deliver)
+    delivery.start()
+    for _ in range(6000):  # 6,000 commits: about 60 MB of log if it were never checkpointed
+        busy.append(b"x" * 500)
+    appending.clear()
+    delivery.join()
+    assert busy.depth == 0
+    assert Path(f"{path}-wal").stat().st_size < 20_000_000
+
+
 def test_messages_are_in_the_spool_before_send_returns_and_wait_out_an_outage(durable, handler):
     spool_support.away.add("sink")
     dispatcher.start()
@@ -111,6 +196,32 @@ def test_messages_are_in_the_spool_before_send_returns_and_wait_out_an_outage(du
     assert stored() == [("a", n) for n in range(50)]
     assert wait_until(lambda: spool_depth() == 0)
     assert DeadLetter.objects.count() == 0
+
+
+def test_sends_from_the_event_loop_are_in_the_spool_when_they_return_or_refused(durable, handler, settings):
+    settings.POA_BACKEND = {**settings.POA_BACKEND, "SPOOL_MAX_BYTES": 4000}
+    spool_support.away.add("sink")
+    dispatcher.start()
+    accepted = {"a": 0, "b": 0}
+
+    async def agent_run(agent):
+        for n in range(1000):
+            try:
+                await handler.asend_to_receivers(message(agent, n))
+            except DeliveryRefused:
+                return
+            accepted[agent] += 1
+            assert spool_depth() >= sum(accepted.values())  # committed before the send returned
+
+    async def two_agents():
+        await asyncio.gather(agent_run("a"), agent_run("b"))
+
+    asyncio.run(two_agents())
+    assert 0 < sum(accepted.values()) < 2000  # the spool filled, then both were refused
+    spool_support.away.discard("sink")
+    assert wait_until(lambda: len(stored()) == sum(accepted.values()))
+    for agent in "ab":
+        assert [n for who, n in stored() if who == agent] == list(range(accepted[agent]))
 
 
 def test_a_stop_during_an_outage_leaves_the_messages_for_the_next_start(durable, handler):

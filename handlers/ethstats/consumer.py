@@ -153,7 +153,7 @@ class EthstatsConsumer(DatabaseFreeConsumer):
         self.history = HistoryPlanner(bool(hello.info.get("canUpdateHistory")))
         self.node = presence.join(self.handler, node_id, self, self.handler.inactivity_timeout)
         await self.node.heard()
-        self._send(translate.ETHEREUM, translate.information(hello.info))
+        await self._send(translate.ETHEREUM, translate.information(hello.info))
         self._tasks.append(asyncio.create_task(self._watch_standing()))
 
     async def _watch_standing(self) -> None:
@@ -169,10 +169,10 @@ class EthstatsConsumer(DatabaseFreeConsumer):
             if not admitted:
                 return await self._close(REFUSED_CLOSE, "session_ended", server_close=True)
 
-    def _send(self, metric_type: str, data: dict[str, Any]) -> None:
+    async def _send(self, metric_type: str, data: dict[str, Any]) -> None:
         """Hand a report on; raises ``DeliveryRefused`` when a durable receiver's spool is full."""
         message = Message(self.login.hello.node_id, metric_type, data)
-        self.handler.send_to_receivers(message)
+        await self.handler.asend_to_receivers(message)
 
     async def _event(self, event: frames.Event) -> None:
         node_id = self.login.hello.node_id
@@ -197,7 +197,7 @@ class EthstatsConsumer(DatabaseFreeConsumer):
             return metrics.rejected(self.label, "untranslatable", metric_type)
         except Refusal as exc:
             return metrics.rejected(self.label, exc.reason, metric_type)
-        self._send(metric_type, data)
+        await self._send(metric_type, data)
         if event.name == "block":
             self.history.saw_block(data["body"].get("number"))
         elif event.name == "latency":

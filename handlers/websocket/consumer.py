@@ -143,7 +143,7 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         message = await intake.adata_message(agent_id, frame)
         self.agents.add(agent_id)
         try:
-            self.handler.send_to_receivers(message)
+            await self.handler.asend_to_receivers(message)
         except DeliveryRefused:
             return calls.RECEIVERS_UNAVAILABLE
         await anote_transport(message, NodeTransport.AGENT_SOCKET, self.user_name)

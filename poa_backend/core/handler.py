@@ -7,6 +7,8 @@ with ``poa_backend.core.intake``; tell presence an agent is alive with ``ping`` 
 that it left with ``publish_inactive``. See docs/handlers.md.
 """
 
+import inspect
+
 from poa_backend.core.message import Message
 from poa_backend.core.plugins import Plugin
 from poa_backend.core.presence import monitor
@@ -21,7 +23,15 @@ class HandlerPlugin(Plugin):
 
         Raises ``poa_backend.core.signals.DeliveryRefused`` when a durable receiver cannot take
         it (its spool is full): nothing was kept, so the handler must not answer success."""
-        message_received.send(sender=type(self), message=message)
+        message_received.send(sender=type(self), message=message, deferred=False)
+
+    async def asend_to_receivers(self, message: Message) -> None:
+        """``send_to_receivers`` from the event loop: returns once every durable receiver has
+        the message (raising ``DeliveryRefused`` when one cannot take it); the loop serves
+        other connections meanwhile, and their messages share the disk write."""
+        for _, pending in message_received.send(sender=type(self), message=message, deferred=True):
+            if inspect.isawaitable(pending):
+                await pending
 
     def ping(self, agent_id: str) -> None:
         """The agent is alive: start or refresh its active period (it goes inactive once when quiet)."""

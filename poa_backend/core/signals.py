@@ -5,8 +5,12 @@ Handlers never import receivers and receivers never import handlers; both import
 
 from django.dispatch import Signal
 
-# A handler accepted a message: kwargs ``message`` (a poa_backend.core.message.Message).
-# Sending it may raise ``DeliveryRefused``: the message was not taken, the handler must say so.
+# A handler accepted a message: kwargs ``message`` (a poa_backend.core.message.Message) and
+# ``deferred``. Sending it may raise ``DeliveryRefused``: the message was not taken, the
+# handler must say so. With ``deferred`` true (the sender is on the event loop and awaits),
+# a receiver may answer with an awaitable that completes once the message is safely queued
+# (or raises ``DeliveryRefused``): durable receivers commit what one turn of the loop
+# accepted together, instead of one disk write per message with the loop held.
 message_received = Signal()
 
 
