@@ -16,6 +16,7 @@ disk. SQLite rather than persist-queue or diskcache: those acknowledge item by i
 
 import asyncio
 import fcntl
+import functools
 import os
 import sqlite3
 import threading
@@ -34,6 +35,9 @@ from poa_backend.core.conf import poa_settings
 #: so the log stays near SQLite's own default of 1,000 pages (which it would checkpoint in the
 #: appending thread).
 CHECKPOINT_COMMITS = 300
+
+#: Appends written with one statement (two parameters each, far below SQLite's limit).
+ROWS_PER_STATEMENT = 256
 
 #: One spooled item: its id, when it was appended (seconds since the epoch), its encoded form.
 Entry = tuple[int, float, bytes]
@@ -210,13 +214,7 @@ class Spool:
         self._state.release()
         try:
             with self._write_lock:
-                self._writer.execute("BEGIN IMMEDIATE")
-                try:
-                    self._writer.executemany("INSERT INTO spool (at, body) VALUES (?, ?)", commit.rows)
-                    self._writer.execute("COMMIT")
-                finally:
-                    if self._writer.in_transaction:
-                        self._writer.execute("ROLLBACK")
+                self._insert(commit.rows)
         except sqlite3.Error as exc:  # the disk is full or failing: every appender in it hears
             commit.error = exc
         finally:
@@ -228,6 +226,21 @@ class Spool:
                 self.depth -= len(commit.rows)
                 self.bytes -= commit.size
             self._state.notify_all()
+
+    def _insert(self, rows: list[tuple[float, bytes]]) -> None:
+        """One transaction for ``rows``; up to ``ROWS_PER_STATEMENT`` of them in one statement,
+        so a commit costs one call into SQLite (each call lets other threads take the
+        interpreter, which a busy process may not give back for milliseconds)."""
+        if len(rows) <= ROWS_PER_STATEMENT:
+            self._writer.execute(_insert_statement(len(rows)), [value for row in rows for value in row])
+            return
+        self._writer.execute("BEGIN IMMEDIATE")
+        try:
+            self._writer.executemany(_insert_statement(1), rows)
+            self._writer.execute("COMMIT")
+        finally:
+            if self._writer.in_transaction:
+                self._writer.execute("ROLLBACK")
 
     def peek(self, limit: int) -> list[Entry]:
         with self._read_lock:
@@ -270,6 +283,11 @@ class Spool:
         with self._write_lock, self._read_lock:
             self._reader.close()
             self._writer.close()
+
+
+@functools.lru_cache(maxsize=ROWS_PER_STATEMENT)
+def _insert_statement(rows: int) -> str:
+    return "INSERT INTO spool (at, body) VALUES " + ", ".join(["(?, ?)"] * rows)
 
 
 def _age(appended_at: float | None) -> float:

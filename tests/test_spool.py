@@ -115,11 +115,12 @@ def test_appends_from_many_threads_all_land_in_each_threads_order(tmp_path):
 
 def test_appends_on_the_event_loop_are_confirmed_only_once_committed(tmp_path):
     path = tmp_path / "loop.sqlite3"
-    looped = spool.Spool(path, max_bytes=200)
+    entries = [f"entry-{n:03}".encode() for n in range(300)]  # more than one statement takes
+    looped = spool.Spool(path, max_bytes=sum(map(len, entries)) + 50)
 
     async def one_turn():
-        committed = [looped.append_soon(f"entry-{n}".encode()) for n in range(20)]
-        written_during_the_turn = looped.peek(100)
+        committed = [looped.append_soon(entry) for entry in entries]
+        written_during_the_turn = looped.peek(1000)
         with pytest.raises(spool.Full):  # the bound counts what is still to be written
             looped.append_soon(b"x" * 100)
         await asyncio.gather(*committed)
@@ -127,9 +128,7 @@ def test_appends_on_the_event_loop_are_confirmed_only_once_committed(tmp_path):
 
     assert asyncio.run(one_turn()) == []  # nothing is written while the turn runs ...
     # ... and all of it once the futures complete, in order, in the file.
-    assert [body for _, _, body in spool.Spool(path, 1000).peek(100)] == [
-        f"entry-{n}".encode() for n in range(20)
-    ]
+    assert [body for _, _, body in spool.Spool(path, 1 << 20).peek(1000)] == entries
 
 
 def test_a_commit_the_disk_refuses_fails_every_append_in_it_and_counts_none(tmp_path):
