@@ -63,6 +63,24 @@ def test_the_catchup_keeps_the_agents_seen_most_recently(feed_rows, live_backend
         assert sorted(saved["agents"]) == agents[2:]
 
 
+def test_the_catchup_holds_at_most_its_bytes_the_agents_seen_most_recently_first(
+    feed_rows, live_backend, store_env
+):
+    agents = [f"node-{n}" for n in range(5)]
+    frame_bytes = len(information_frame("node-0").encode())
+    set_feed_options(catchup_bytes=frame_bytes * 5 // 2)  # room for two frames and a half
+    backend = live_backend(env=store_env)
+
+    async def scenario():
+        async with dashboard(backend) as watcher:
+            await sent_one_by_one(backend, watcher, agents)
+        async with dashboard(backend) as late:
+            assert await receive(late, 2) == [information_frame(agent) for agent in agents[3:]]
+            assert await nothing_more(late)
+
+    asyncio.run(scenario())
+
+
 def test_agents_inactive_longer_than_the_maximum_age_leave_the_catchup(feed_rows, live_backend, store_env):
     set_feed_options(catchup_max_age=1)
     backend = live_backend(env=store_env)

@@ -126,6 +126,7 @@ def test_options_are_checked():
         "buffer_bytes": 8 * 1024 * 1024,
         "catchup_agents": 1000,
         "catchup_max_age": 14400.0,
+        "catchup_bytes": 64 * 1024 * 1024,
     }
     for options, field in [
         ({"secret": "s", "path": "ws"}, "path"),
@@ -136,6 +137,7 @@ def test_options_are_checked():
         ({"secret": "s", "catchup_agents": -1}, "catchup_agents"),
         ({"secret": "s", "catchup_max_age": float("inf")}, "catchup_max_age"),
         ({"secret": "s", "catchup_max_age": True}, "catchup_max_age"),
+        ({"secret": "s", "catchup_bytes": 0}, "catchup_bytes"),
         ({"secret": "s", "port": 0}, "port"),
     ]:
         with pytest.raises(ValidationError, match=field):

@@ -52,10 +52,16 @@ CLIENT_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 2.0, "health_check_i
 
 @dataclass(frozen=True)
 class Bounds:
-    """How much catch-up is kept: ``agents`` most recently seen, none seen over ``max_age`` seconds ago."""
+    """How much catch-up is kept: ``agents`` most recently seen, none seen over ``max_age``
+    seconds ago, and at most ``size`` bytes of frames (UTF-8; the least recently seen go first)."""
 
     agents: int
     max_age: float
+    size: int = 64 * 1024 * 1024
+
+
+def _size(frame: str) -> int:
+    return len(frame.encode("utf-8"))
 
 
 class Catchup:
@@ -64,14 +70,20 @@ class Catchup:
     def __init__(self, bounds: Bounds) -> None:
         self.bounds = bounds
         self._agents: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()  # oldest first
+        self.size = 0  # bytes of frames kept
 
     def __len__(self) -> int:
         return len(self._agents)
 
     def put(self, agent_id: str, kind: str, frame: str, seen: float) -> None:
         _, frames = self._agents.pop(agent_id, (seen, {}))
+        self.size += _size(frame) - _size(frames.get(kind, ""))
         frames[kind] = frame
         self._agents[agent_id] = (seen, frames)
+
+    def _forget_oldest(self) -> None:
+        _, (_, frames) = self._agents.popitem(last=False)
+        self.size -= sum(map(_size, frames.values()))
 
     def update(self, latest: Latest, seen: float) -> None:
         for kind, frames in latest.items():
@@ -83,9 +95,9 @@ class Catchup:
         """Forget agents seen longer than ``max_age`` ago, then the least recently seen over ``agents``."""
         oldest_kept = now - self.bounds.max_age
         while self._agents and next(iter(self._agents.values()))[0] < oldest_kept:
-            self._agents.popitem(last=False)
-        while len(self._agents) > self.bounds.agents:
-            self._agents.popitem(last=False)
+            self._forget_oldest()
+        while len(self._agents) > self.bounds.agents or self.size > self.bounds.size:
+            self._forget_oldest()
 
     def knows(self, agent_id: str, now: float) -> bool:
         self.prune(now)
@@ -104,6 +116,7 @@ class Catchup:
     def take(self) -> dict[str, tuple[float, dict[str, str]]]:
         """Every entry, leaving this empty."""
         entries, self._agents = dict(self._agents), OrderedDict()
+        self.size = 0
         return entries
 
     def restore(self, entries: dict[str, tuple[float, dict[str, str]]]) -> None:
@@ -112,6 +125,7 @@ class Catchup:
             newer = self._agents.get(agent_id)
             self._agents[agent_id] = (seen, frames) if newer is None else (newer[0], {**frames, **newer[1]})
         self._agents = OrderedDict(sorted(self._agents.items(), key=lambda item: item[1][0]))
+        self.size = sum(_size(frame) for _, frames in self._agents.values() for frame in frames.values())
 
     def load(self, entries: Iterable[tuple[Any, Any, Any, Any]], now: float) -> None:
         """Add ``(agent_id, seen, kind, frame)`` read from storage, skipping what a dashboard cannot take."""

@@ -4,9 +4,9 @@ Options: the listener's (``scheme``, ``host``, ``port``), ``path`` of the socket
 (default ``/ws``), ``secret`` the dashboards send in the ``wssecret`` header
 (``POA_DASHBOARD_SECRET`` overrides it); ``buffer_size`` and ``buffer_bytes``:
 frames and bytes a dashboard may fall behind before it is disconnected (default
-2000 and 8 MiB); ``catchup_agents`` and ``catchup_max_age``: the catch-up keeps
-at most that many agents, none inactive longer than that many seconds (default
-1000 and 4 h). See docs/dashboard.md.
+2000 and 8 MiB); ``catchup_agents``, ``catchup_max_age`` and ``catchup_bytes``: the
+catch-up keeps at most that many agents, none inactive longer than that many seconds,
+and at most that many bytes of frames (default 1000, 4 h and 64 MiB). See docs/dashboard.md.
 """
 
 import dataclasses
@@ -38,6 +38,7 @@ SIZE_OPTIONS: dict[str, int | float] = {
     "buffer_bytes": 8 * 1024 * 1024,
     "catchup_agents": 1000,
     "catchup_max_age": 4 * 3600.0,
+    "catchup_bytes": 64 * 1024 * 1024,
 }
 
 
@@ -68,7 +69,11 @@ class DashboardReceiver(ReceiverPlugin):
         self._socket = DashboardConsumer.as_asgi(receiver=self)
 
     def _backplane(self) -> Backplane:
-        bounds = Bounds(agents=self.options["catchup_agents"], max_age=float(self.options["catchup_max_age"]))
+        bounds = Bounds(
+            agents=self.options["catchup_agents"],
+            max_age=float(self.options["catchup_max_age"]),
+            size=self.options["catchup_bytes"],
+        )
         if settings.REDIS_URL:
             return RedisBackplane(settings.REDIS_URL, poa_settings.REDIS_PREFIX, self.name, bounds)
         return LocalBackplane(self.name, settings.DATA_DIR / f"dashboard-{self.name}.json", bounds)
