@@ -106,3 +106,34 @@ def test_a_tls_terminating_proxy_is_trusted_through_secure_proxy_ssl_header(live
     assert history(backend.url("rest")).status == 403
     proxied = {"Authorization": basic(*STAFF), "X-Forwarded-Proto": "https"}
     assert history(backend.url("rest"), proxied).status == 200
+
+
+def test_failed_admin_sign_ins_are_throttled_in_the_counters_basic_uses(live_backend):
+    User.objects.create_user(STAFF[0], password=STAFF[1], is_staff=True)
+    backend = live_backend(env={"POA_AUTH_FAILURE_LIMIT": "3"})
+    login = f"{backend.url('auth')}/admin/login/"
+    browser = requests.Session()
+    assert browser.get(login, verify=False, timeout=30).status_code == 200
+
+    def sign_in(password):
+        return browser.post(
+            login,
+            data={
+                "username": STAFF[0],
+                "password": password,
+                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+            },
+            headers={"Referer": login},
+            verify=False,
+            timeout=30,
+            allow_redirects=False,
+        )
+
+    for _ in range(3):
+        assert sign_in("a-guess").status_code == 200  # the form again, with its error
+    locked = sign_in(STAFF[1])  # the right password, no longer checked
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) >= 1
+    assert "try again in" in locked.text
+    # Guesses through the form count where the history API's Basic guesses count.
+    assert history(backend.url("auth")).status == 429

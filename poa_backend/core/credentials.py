@@ -166,9 +166,13 @@ class FailedCredentialsThrottle(BaseThrottle):
             return self.get_ident(request)
         return request.META.get("REMOTE_ADDR", "")
 
+    def claimed_name(self, request: Request) -> str | None:
+        """The user name the request tries, unverified."""
+        return claimed_user_name(request)
+
     def keys(self, request: Request, view: APIView) -> list[str]:
         keys = [f"{KEY_PREFIX}:address:{self.client_address(request)}"]
-        name = claimed_user_name(request)
+        name = self.claimed_name(request)
         if name is not None:
             digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
             keys.append(f"{KEY_PREFIX}:{getattr(view, 'principal', 'user')}:{digest}")
