@@ -4,11 +4,19 @@ POA agents announce themselves with an ``information`` message (its body's ``nod
 Ethereum client); ethstats nodes with their ``hello`` (handlers/ethstats/login.py). The admin's
 *Node transports* list shows the latest of each node. A database that is away costs the note,
 never the agent's call.
+
+An agent repeats its ``information`` every few seconds: a node is noted again only when its
+transport, client or user changed, or ``NOTE_INTERVAL`` after its last note, and the agent
+socket notes it beside the agent's frames, never in front of them (a database write in a
+busy SQLite file can take a few hundred milliseconds).
 """
 
+import asyncio
 import logging
+import threading
 
 from asgiref.sync import sync_to_async
+from cachetools import TTLCache
 from django.db import DatabaseError
 
 from handlers.models import NodeTransport
@@ -26,18 +34,45 @@ def announced_client(message: Message) -> str | None:
     return client if isinstance(client, str) else ""
 
 
-def note_transport(message: Message, transport: str, user_name: str) -> None:
-    """Record the node's transport when ``message`` announces it (sync code)."""
-    client = announced_client(message)
-    if client is None:
-        return
+#: Seconds after which an unchanged node is noted again (its ``last_seen`` in the admin).
+NOTE_INTERVAL = 60.0
+
+_noted: TTLCache[str, tuple[str, str, str]] = TTLCache(maxsize=100_000, ttl=NOTE_INTERVAL)
+_noted_lock = threading.Lock()
+_notes_under_way: set[asyncio.Task] = set()
+
+
+def _claim_note(agent_id: str, note: tuple[str, str, str]) -> bool:
+    """Whether this note is due (and, if so, no other call writes the same one meanwhile)."""
+    with _noted_lock:
+        if _noted.get(agent_id) == note:
+            return False
+        _noted[agent_id] = note
+        return True
+
+
+def _write_note(agent_id: str, transport: str, client: str, user_name: str) -> None:
     try:
-        NodeTransport.record(message.agent_id, transport, client, user_name)
+        NodeTransport.record(agent_id, transport, client, user_name)
     except DatabaseError as exc:
-        logger.warning("node transport of %s not noted: %s", message.agent_id, exc)
+        with _noted_lock:
+            _noted.pop(agent_id, None)  # noted again with its next announcement
+        logger.warning("node transport of %s not noted: %s", agent_id, exc)
 
 
-async def anote_transport(message: Message, transport: str, user_name: str) -> None:
-    """``note_transport`` from async code (a database hop only for announcements)."""
-    if announced_client(message) is not None:
-        await sync_to_async(note_transport, thread_sensitive=False)(message, transport, user_name)
+def note_transport(message: Message, transport: str, user_name: str) -> None:
+    """Record the node's transport when ``message`` announces it and the note is due (sync code)."""
+    client = announced_client(message)
+    if client is not None and _claim_note(message.agent_id, (transport, client, user_name)):
+        _write_note(message.agent_id, transport, client, user_name)
+
+
+def note_transport_soon(message: Message, transport: str, user_name: str) -> None:
+    """``note_transport`` from the event loop: the write, when due, runs beside the caller."""
+    client = announced_client(message)
+    if client is None or not _claim_note(message.agent_id, (transport, client, user_name)):
+        return
+    write = sync_to_async(_write_note, thread_sensitive=False)
+    task = asyncio.get_running_loop().create_task(write(message.agent_id, transport, client, user_name))
+    _notes_under_way.add(task)  # held until done: the loop keeps only weak references
+    task.add_done_callback(_notes_under_way.discard)

@@ -1,6 +1,7 @@
 """The admin's node transports: a POA agent's information message notes its transport and client."""
 
 import json
+import time
 
 from django.contrib.auth.models import User
 from websockets.sync.client import connect
@@ -39,3 +40,25 @@ def test_rest_and_agent_socket_agents_are_listed_with_their_transport_and_client
     assert page.status_code == 200
     assert b"over-socket" in page.content
     assert b"agent socket" in page.content
+
+
+def test_a_node_is_noted_again_only_when_its_announcement_changes_or_the_interval_passed(db, monkeypatch):
+    from handlers import transports
+    from poa_backend.core.message import Message
+
+    monkeypatch.setattr(transports, "_noted", transports.TTLCache(maxsize=100, ttl=0.5))
+
+    def announce(client):
+        body = {"node": client}
+        message = Message(
+            agent_id="node-1", data_type="ethereum_metrics", data={"type": "information", "body": body}
+        )
+        transports.note_transport(message, NodeTransport.REST, "agent")
+        return NodeTransport.objects.get(agent_id="node-1")
+
+    first = announce("Parity//v2")
+    assert announce("Parity//v2").last_seen == first.last_seen  # repeated: no write
+    changed = announce("OpenEthereum//v3")
+    assert (changed.client, changed.last_seen > first.last_seen) == ("OpenEthereum//v3", True)
+    time.sleep(0.6)  # the interval passes: noted again, unchanged
+    assert announce("OpenEthereum//v3").last_seen > changed.last_seen

@@ -20,7 +20,7 @@ from handlers.auth.tokens import (
     verified_claims,
 )
 from handlers.models import NodeTransport
-from handlers.transports import anote_transport
+from handlers.transports import note_transport_soon
 from handlers.websocket import calls
 from handlers.websocket.frames import JSON, MSGPACK
 from poa_backend.core import intake, metrics
@@ -146,7 +146,7 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
             await self.handler.asend_to_receivers(message)
         except DeliveryRefused:
             return calls.RECEIVERS_UNAVAILABLE
-        await anote_transport(message, NodeTransport.AGENT_SOCKET, self.user_name)
+        note_transport_soon(message, NodeTransport.AGENT_SOCKET, self.user_name)
         return None
 
     async def call_bye(self, agent_id: str, frame: dict[str, Any]) -> None:
