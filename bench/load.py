@@ -72,6 +72,7 @@ def dashboards_main(url: str, secret: str, count: int, pipe: Connection) -> None
                     "open": dashboard.websocket.open if dashboard.websocket else False,
                     "received_keys": _keys(recorder.received_keys),
                     "latencies": recorder.latencies.tobytes(),
+                    "sent_at": recorder.sent_at.tobytes(),
                 }
             )
         await asyncio.gather(*(dashboard.close() for dashboard in dashboards), return_exceptions=True)

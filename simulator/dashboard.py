@@ -50,6 +50,7 @@ class Dashboard:
             return  # catch-up of what was sent before this dashboard connected
         recorder.stamped += 1
         recorder.latencies.append(max(0.0, now - sent))
+        recorder.sent_at.append(sent)
         recorder.received_keys.add(stamp_key(index, seq))
 
     async def close(self) -> None:

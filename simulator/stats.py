@@ -80,6 +80,8 @@ class DeliveryRecorder:
     frames: int = 0
     stamped: int = 0
     latencies: array = field(default_factory=lambda: array("d"))
+    #: When each timed frame's message was sent (unix time), in the order of ``latencies``.
+    sent_at: array = field(default_factory=lambda: array("d"))
     received_keys: set[int] = field(default_factory=set)
     connected_at: float = field(default_factory=time.time)
 
