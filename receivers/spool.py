@@ -15,16 +15,19 @@ disk. SQLite rather than persist-queue or diskcache: those acknowledge item by i
 """
 
 import asyncio
+import contextlib
 import fcntl
 import functools
+import itertools
 import os
 import sqlite3
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -48,44 +51,53 @@ class Full(Exception):
 
 
 class MemoryQueue:
-    """A bounded queue in this process (a receiver that is not durable loses it with the process)."""
+    """A bounded queue in this process (a receiver that is not durable loses it with the process).
+
+    Without a lock: handlers' threads and the event loop only append to ``_incoming``, the
+    receiver's one worker thread moves entries from its head to ``_taken`` (``peek``) and
+    drops them from there (``remove``); a deque's ``append`` and ``popleft`` are atomic. So
+    an append never waits for the worker (which, holding a lock, could lose the interpreter
+    to another thread and keep the event loop waiting for milliseconds).
+    """
 
     durable = False
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self._items: deque[tuple[int, float, object]] = deque()
-        self._next_id = 0
-        self._lock = threading.Lock()
+        self._incoming: deque[tuple[int, float, object]] = deque()
+        self._taken: deque[tuple[int, float, object]] = deque()
+        self._ids = itertools.count(1)
         self.ready = threading.Event()
 
     def append(self, item: object, bounded: bool = True) -> None:
-        with self._lock:
-            if bounded and len(self._items) >= self.maxsize:
-                raise Full()
-            self._next_id += 1
-            self._items.append((self._next_id, time.time(), item))
-        self.ready.set()
+        if bounded and self.qsize() >= self.maxsize:
+            raise Full()
+        self._incoming.append((next(self._ids), time.time(), item))
+        if not self.ready.is_set():  # after the append: a worker that cleared it sees the item
+            self.ready.set()
 
     def peek(self, limit: int) -> list[tuple[int, float, object]]:
-        with self._lock:
-            return list(islice(self._items, limit))
+        """The head, up to ``limit`` entries, in the order appended (the worker thread only)."""
+        taken, incoming = self._taken, self._incoming
+        while len(taken) < limit and incoming:
+            taken.append(incoming.popleft())
+        return list(islice(taken, limit))
 
     def remove(self, entries: list) -> None:
-        """Drop the head up to the last of ``entries`` (the receiver handled them)."""
-        last_id = entries[-1][0]
-        with self._lock:
-            while self._items and self._items[0][0] <= last_id:
-                self._items.popleft()
+        """Drop ``entries``, the head as ``peek`` gave it (the receiver handled them)."""
+        for _ in entries:
+            self._taken.popleft()
 
     def qsize(self) -> int:
-        return len(self._items)
+        return len(self._incoming) + len(self._taken)
 
     def figures(self) -> dict[str, float]:
-        with self._lock:
-            oldest = self._items[0][1] if self._items else None
-            depth = len(self._items)
-        return {"depth": depth, "oldest_seconds": _age(oldest)}
+        oldest = None
+        for part in (self._taken, self._incoming):
+            with contextlib.suppress(IndexError):  # emptied meanwhile by the worker
+                oldest = part[0][1]
+                break
+        return {"depth": self.qsize(), "oldest_seconds": _age(oldest)}
 
     def close(self) -> None:
         pass
@@ -124,6 +136,11 @@ class Spool:
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._commits = 0  # since the last checkpoint
+        #: One thread writes what the event loops append (``append_soon``), in order.
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"spool-{path.stem}")
+        #: Loop turns' appends waiting for the committer thread, and whether it is at work.
+        self._handed_over: list[tuple[asyncio.AbstractEventLoop, list[Any]]] = []
+        self._committer_busy = False
         #: Appends made on each event loop, committed together on its next turn.
         self._soon: dict[asyncio.AbstractEventLoop, list[tuple[float, bytes, asyncio.Future[None]]]] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,12 +172,14 @@ class Spool:
         Returns once the commit holding it is done (``sqlite3.Error`` if it failed)."""
         self._reserve(len(body), bounded)
         self._commit([(time.time(), body)], len(body))
-        self.ready.set()
+        if not self.ready.is_set():
+            self.ready.set()
 
     def append_soon(self, body: bytes) -> "asyncio.Future[None]":
         """``append`` from the event loop, without holding the loop for a disk write: what this
-        turn of the loop appends is committed in one transaction at the start of the next, and
-        the future completes then (with ``sqlite3.Error`` if that failed). ``Full`` at once."""
+        turn of the loop appends goes to the committer thread at the start of the next, in one
+        transaction, and the future completes once it is written (with ``sqlite3.Error`` if
+        that failed). ``Full`` at once."""
         loop = asyncio.get_running_loop()
         self._reserve(len(body), bounded=True)
         future = loop.create_future()
@@ -171,18 +190,47 @@ class Spool:
         return future
 
     def _commit_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand this turn's appends to the committer thread: the loop never waits for the disk
+        (nor for a checkpoint holding the writer); only these appenders do. Turns that come
+        while it writes are written together next, so the thread never falls behind."""
         waiting = self._soon.pop(loop)
-        try:
-            self._commit([(at, body) for at, body, _ in waiting], sum(len(body) for _, body, _ in waiting))
-        except sqlite3.Error as exc:
-            for *_, future in waiting:
-                if not future.done():  # its caller may have gone (connection closed)
-                    future.set_exception(exc)
-            return
+        with self._state:
+            self._handed_over.append((loop, waiting))
+            if self._committer_busy:
+                return
+            self._committer_busy = True
+        self._committer.submit(self._write_handed_over)
+
+    def _write_handed_over(self) -> None:
+        """The committer thread: write everything handed over, until nothing is left."""
+        while True:
+            with self._state:
+                handed_over, self._handed_over = self._handed_over, []
+                if not handed_over:
+                    self._committer_busy = False
+                    return
+            rows = [(at, body) for _, waiting in handed_over for at, body, _ in waiting]
+            error: sqlite3.Error | None = None
+            try:
+                self._commit(rows, sum(len(body) for _, body in rows))
+            except sqlite3.Error as exc:
+                error = exc
+            for loop, waiting in handed_over:
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                    loop.call_soon_threadsafe(self._confirm_soon, waiting, error)
+
+    def _confirm_soon(
+        self, waiting: list[tuple[float, bytes, "asyncio.Future[None]"]], error: sqlite3.Error | None
+    ) -> None:
         for *_, future in waiting:
-            if not future.done():
+            if future.done():  # its caller has gone (connection closed)
+                continue
+            if error is None:
                 future.set_result(None)
-        self.ready.set()
+            else:
+                future.set_exception(error)
+        if error is None:
+            self.ready.set()
 
     def _reserve(self, size: int, bounded: bool) -> None:
         """Count an append before it is written (``_lead`` takes it back if the write fails)."""
@@ -280,6 +328,7 @@ class Spool:
         return {"depth": depth, "bytes": size, "oldest_seconds": _age(row[0] if row else None)}
 
     def close(self) -> None:
+        self._committer.shutdown(wait=True)
         with self._write_lock, self._read_lock:
             self._reader.close()
             self._writer.close()

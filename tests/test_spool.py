@@ -293,3 +293,41 @@ def test_a_full_spool_refuses_the_message_at_the_handler(durable, handler, setti
     spool_support.away.discard("sink")
     assert wait_until(lambda: len(stored()) == accepted)
     assert stored() == [("a", n) for n in range(accepted)]  # every accepted one, none refused
+
+
+def test_a_memory_queue_fed_from_many_threads_gives_each_threads_items_in_order(tmp_path):
+    queue = spool.MemoryQueue(maxsize=100_000)
+    got = []
+    done = threading.Event()
+
+    def consume():
+        while not done.is_set() or queue.qsize():
+            entries = queue.peek(50)
+            if not entries:
+                queue.ready.wait(0.01)
+                queue.ready.clear()
+                continue
+            got.extend(item for _, _, item in entries)
+            queue.remove(entries)
+
+    def produce(thread):
+        for n in range(2000):
+            queue.append((thread, n))
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    producers = [threading.Thread(target=produce, args=(t,)) for t in range(6)]
+    for producer in producers:
+        producer.start()
+    for producer in producers:
+        producer.join()
+    done.set()
+    consumer.join(10)
+    assert len(got) == 12_000
+    for t in range(6):
+        assert [n for thread, n in got if thread == t] == list(range(2000))
+    small = spool.MemoryQueue(maxsize=2)
+    small.append(1)
+    small.append(2)
+    with pytest.raises(spool.Full):
+        small.append(3)

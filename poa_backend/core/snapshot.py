@@ -1,10 +1,12 @@
 """Values read from the database and re-read at most every few moments.
 
 Plug-in rows and metric types are edited in the admin while the backend runs;
-every process picks the edits up within ``CONFIG_REFRESH_INTERVAL`` without a
-restart, and the hot path reads memory, not the database.
+every process picks the edits up within ``CONFIG_REFRESH_INTERVAL`` (and the re-read's
+own moment, in async code) without a restart, and the hot path reads memory, not the
+database.
 """
 
+import asyncio
 import logging
 import threading
 import time
@@ -29,6 +31,7 @@ class Snapshot(Generic[T]):
         self._value: T | None = None
         self._loaded = False
         self._loaded_at = float("-inf")
+        self._refresh: asyncio.Task | None = None
         _all.append(self)
 
     def is_fresh(self) -> bool:
@@ -57,10 +60,23 @@ class Snapshot(Generic[T]):
         self._loaded_at = time.monotonic()
 
     async def aget(self) -> T:
-        """The value from async code: memory when fresh, a thread hop when stale."""
-        if self.is_fresh():
-            return self._value  # type: ignore[return-value]
-        return await sync_to_async(self.get, thread_sensitive=False)()
+        """The value from async code, from memory: when stale, the value last read, while one
+        re-read runs beside the callers (hundreds of frames a second must not each wait for a
+        thread and the database). Only a value never read is waited for."""
+        if not self._loaded:
+            return await sync_to_async(self.get, thread_sensitive=False)()
+        if not self.is_fresh():
+            loop = asyncio.get_running_loop()
+            refresh = self._refresh
+            if refresh is None or refresh.done() or refresh.get_loop() is not loop:
+                self._refresh = loop.create_task(self._arefresh())
+        return self._value  # type: ignore[return-value]
+
+    async def _arefresh(self) -> None:
+        try:
+            await sync_to_async(self.get, thread_sensitive=False)()
+        except Exception:  # get() keeps the last value on database errors; anything else is logged
+            logger.exception("configuration not re-read")
 
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")
