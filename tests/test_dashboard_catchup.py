@@ -44,19 +44,21 @@ async def sent_one_by_one(backend, watcher, agents: list[str]) -> None:
         assert await receive(watcher, 1) == [information_frame(agent_id)]
 
 
+async def a_late_dashboard_gets(backend, sent: list[str], kept: list[str]) -> None:
+    """Information of ``sent``, one by one; a dashboard connecting after gets that of ``kept``."""
+    async with dashboard(backend) as watcher:
+        await sent_one_by_one(backend, watcher, sent)
+    async with dashboard(backend) as late:
+        assert await receive(late, len(kept)) == [information_frame(agent) for agent in kept]
+        assert await nothing_more(late)
+
+
 def test_the_catchup_keeps_the_agents_seen_most_recently(feed_rows, live_backend, store_env):
     set_feed_options(catchup_agents=3)
     backend = live_backend(env=store_env)
     agents = [f"node-{n}" for n in range(5)]
 
-    async def scenario():
-        async with dashboard(backend) as watcher:
-            await sent_one_by_one(backend, watcher, agents)
-        async with dashboard(backend) as late:
-            assert await receive(late, 3) == [information_frame(agent) for agent in agents[2:]]
-            assert await nothing_more(late)
-
-    asyncio.run(scenario())
+    asyncio.run(a_late_dashboard_gets(backend, agents, agents[2:]))
     if not store_env:  # what is saved for the next start is bounded too
         assert backend.stop() == 0
         saved = json.loads((backend.data_dir / "dashboard-dashboard.json").read_text())
@@ -71,14 +73,7 @@ def test_the_catchup_holds_at_most_its_bytes_the_agents_seen_most_recently_first
     set_feed_options(catchup_bytes=frame_bytes * 5 // 2)  # room for two frames and a half
     backend = live_backend(env=store_env)
 
-    async def scenario():
-        async with dashboard(backend) as watcher:
-            await sent_one_by_one(backend, watcher, agents)
-        async with dashboard(backend) as late:
-            assert await receive(late, 2) == [information_frame(agent) for agent in agents[3:]]
-            assert await nothing_more(late)
-
-    asyncio.run(scenario())
+    asyncio.run(a_late_dashboard_gets(backend, agents, agents[3:]))
 
 
 def test_agents_inactive_longer_than_the_maximum_age_leave_the_catchup(feed_rows, live_backend, store_env):
