@@ -46,8 +46,10 @@ def open_ping(url: str, token: str) -> http.client.HTTPConnection:
     return connection
 
 
-def established_on(pid: int, port: int) -> int:
-    """How many established TCP connections on local ``port`` the process ``pid`` holds."""
+def established_on(pid: int, port: int, peers: set[int]) -> int:
+    """How many established TCP connections on local ``port`` from one of the client ports
+    ``peers`` the process ``pid`` holds (other clients' connections, such as the start's
+    readiness probes, are not counted)."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -60,7 +62,8 @@ def established_on(pid: int, port: int) -> int:
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local_port = int(fields[1].split(":")[1], 16)
-        if local_port == port and fields[3] == "01" and fields[9] in inodes:
+        remote_port = int(fields[2].split(":")[1], 16)
+        if local_port == port and remote_port in peers and fields[3] == "01" and fields[9] in inodes:
             count += 1
     return count
 
@@ -136,7 +139,8 @@ def test_two_workers_answer_on_one_port_and_stop_on_sigterm(redis_url, postgres_
         connections = [open_ping(url, token) for _ in range(40)]
         try:
             port = int(url.rsplit(":", 1)[1])
-            served = {pid: established_on(pid, port) for pid in workers}
+            peers = {connection.sock.getsockname()[1] for connection in connections}
+            served = {pid: established_on(pid, port, peers) for pid in workers}
             assert all(served.values()), f"connections per worker: {served}"
             assert sum(served.values()) == len(connections)
         finally:
