@@ -46,10 +46,10 @@ def open_ping(url: str, token: str) -> http.client.HTTPConnection:
     return connection
 
 
-def established_on(pid: int, port: int, peers: set[int]) -> int:
-    """How many established TCP connections on local ``port`` from one of the client ports
-    ``peers`` the process ``pid`` holds (other clients' connections, such as the start's
-    readiness probes, are not counted)."""
+def established_on(pid: int, port: int, peers: set[int]) -> set[str]:
+    """The established TCP connections (socket inodes) on local ``port`` from one of the
+    client ports ``peers`` that the process ``pid`` holds (other clients' connections, such
+    as the start's readiness probes, are left out)."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -58,14 +58,14 @@ def established_on(pid: int, port: int, peers: set[int]) -> int:
             continue
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
-    count = 0
+    held = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local_port = int(fields[1].split(":")[1], 16)
         remote_port = int(fields[2].split(":")[1], 16)
         if local_port == port and remote_port in peers and fields[3] == "01" and fields[9] in inodes:
-            count += 1
-    return count
+            held.add(fields[9])
+    return held
 
 
 def ping(url: str, token: str) -> int:
@@ -141,8 +141,9 @@ def test_two_workers_answer_on_one_port_and_stop_on_sigterm(redis_url, postgres_
             port = int(url.rsplit(":", 1)[1])
             peers = {connection.sock.getsockname()[1] for connection in connections}
             served = {pid: established_on(pid, port, peers) for pid in workers}
-            assert all(served.values()), f"connections per worker: {served}"
-            assert sum(served.values()) == len(connections)
+            counts = {pid: len(held) for pid, held in served.items()}
+            assert all(counts.values()), f"connections per worker: {counts}"
+            assert len(set().union(*served.values())) == len(connections), counts  # every one held
         finally:
             for connection in connections:
                 connection.close()
