@@ -467,8 +467,8 @@ class Dispatcher:
     ) -> Awaitable[None] | None:
         """Queue the message for its subscribers; raises ``DeliveryRefused`` (and queues it for
         none) when a durable subscriber's spool has no room. ``deferred`` (a sender on the event
-        loop): the spool writes are left to the loop's next turn, and the awaitable returned
-        completes once they are done."""
+        loop): the spool writes go to each spool's committer thread with the rest of this loop
+        turn's, and the awaitable returned completes once they are written."""
         receivers = self.routes.get(message.data_type, ())
         if not receivers:
             return None
