@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import msgpack
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from poa_backend.core import metrics
 from poa_backend.core import receiver as base
@@ -249,7 +249,7 @@ class RunningReceiver:
                     return
         finally:
             self._call("terminate", self.instance.terminate)
-            close_old_connections()
+            connections.close_all()  # this thread's persistent connections end with it
 
     def _linger(self) -> bool:
         """Wait, up to ``linger`` after the last batch, until a full batch is queued: a batch

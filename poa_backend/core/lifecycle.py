@@ -17,6 +17,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from django.db import connections
+
 from poa_backend.core.signals import backend_started, backend_stopping
 
 logger = logging.getLogger(__name__)
@@ -92,14 +94,17 @@ class Loop:
         return self.interval() if callable(self.interval) else float(self.interval)
 
     def _run(self) -> None:
-        if not self.run_first and self.stopping.wait(self._pause()):
-            return
-        while True:
-            try:
-                self.step()
-                pause = self._pause()
-            except Exception:
-                logger.exception("%s: step failed", self.name)
-                pause = self.error_pause
-            if self.stopping.wait(pause):
+        try:
+            if not self.run_first and self.stopping.wait(self._pause()):
                 return
+            while True:
+                try:
+                    self.step()
+                    pause = self._pause()
+                except Exception:
+                    logger.exception("%s: step failed", self.name)
+                    pause = self.error_pause
+                if self.stopping.wait(pause):
+                    return
+        finally:
+            connections.close_all()  # this thread's persistent connections end with it
