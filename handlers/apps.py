@@ -13,7 +13,7 @@ class HandlersConfig(AppConfig):
         from poa_backend.core.plugins import register_plugins
         from poa_backend.core.signals import backend_started, backend_stopping
 
-        register_plugins(CustomHandler, enabled_handlers.get)
+        register_plugins(CustomHandler, enabled_handlers)
         tokens.connect_invalidation()
         backend_started.connect(ban_purger.start, dispatch_uid="handlers.ban_purge")
         backend_stopping.connect(ban_purger.stop, dispatch_uid="handlers.ban_purge")

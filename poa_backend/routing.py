@@ -18,7 +18,7 @@ from channels.routing import URLRouter
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, re_path
 
-from poa_backend.core.plugins import Plugin, active_plugins
+from poa_backend.core.plugins import Plugin, aactive_plugins, active_plugins
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,11 @@ _urlconfs = _PerPluginSet(PluginURLConf)
 def current_urlconf(port: int | None = None) -> PluginURLConf:
     """The URLconf for a request to ``port`` (None: every plug-in's routes)."""
     return _urlconfs.get(active_plugins(), port)
+
+
+async def acurrent_urlconf(port: int | None = None) -> PluginURLConf:
+    """``current_urlconf`` from async code, from memory (a stale set is re-read beside)."""
+    return _urlconfs.get(await aactive_plugins(), port)
 
 
 class PluginRoutesMiddleware:

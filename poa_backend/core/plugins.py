@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.urls import URLPattern
 from django.utils.module_loading import import_string
 
+from poa_backend.core.snapshot import Snapshot
+
 logger = logging.getLogger(__name__)
 
 LISTENER_OPTIONS = {"scheme", "host", "port", "certfile", "keyfile"}
@@ -117,13 +119,14 @@ def load_plugin_class(path: str, base: type[Plugin]) -> type[Plugin]:
 # ``AppConfig.ready()``, the row model (what is configured) and a source of the
 # instances it is running now; the core and the project only ever ask these.
 
-PluginSource = Callable[[], Iterable[Plugin]]
+PluginSource = Callable[[], Iterable[Plugin]] | Snapshot[list[Plugin]]
 _sources: list[PluginSource] = []
 _row_models: list[Any] = []
 
 
 def register_plugins(row_model: Any, running: PluginSource) -> None:
-    """An app's plug-in rows (a ``PluginRow`` model) and the instances it runs from them."""
+    """An app's plug-in rows (a ``PluginRow`` model) and the instances it runs from them: a
+    ``Snapshot`` of them, or a function that answers from memory (async code calls it too)."""
     if row_model not in _row_models:
         _row_models.append(row_model)
     if running not in _sources:
@@ -137,7 +140,20 @@ def plugin_row_models() -> list[Any]:
 
 def active_plugins() -> list[Plugin]:
     """Every plug-in this process runs now, from every app (sync: may read the database)."""
-    return [plugin for source in _sources for plugin in source()]
+    return [
+        plugin
+        for source in _sources
+        for plugin in (source.get() if isinstance(source, Snapshot) else source())
+    ]
+
+
+async def aactive_plugins() -> list[Plugin]:
+    """``active_plugins`` from async code, from memory (a stale snapshot is re-read beside)."""
+    return [
+        plugin
+        for source in _sources
+        for plugin in (await source.aget() if isinstance(source, Snapshot) else source())
+    ]
 
 
 def listeners() -> list[Listener]:
