@@ -16,19 +16,31 @@ calls bearing a token (``Authorization: Bearer``: the agents' ``/ping``, ``/data
 (HTTP Basic passwords, each a deliberately slow hash, staff sessions, anonymous
 callers) on ``OTHER_REQUEST_THREADS``. Forty parallel bad passwords then wait for
 each other, not in front of a valid ``/data``.
+
+A call bearing a token whose view is async (the agents' calls: they await what may
+block, and read the rest from memory) runs on the event loop itself, with no thread
+at all, through the lean ``AGENT_CALL_MIDDLEWARE`` instead of ``MIDDLEWARE``: agent
+calls use no session, CSRF check, staff login or messages, and the hooks kept (the
+security and framing headers, ``Content-Length``) do no I/O, so they are called in
+place rather than through Django's async adapter, which would hop to a thread for each.
 """
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction
+from django.conf import settings
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.exception import response_for_exception
 from django.core.signals import request_started
-from django.http import FileResponse, HttpResponseBase
-from django.urls import set_script_prefix
+from django.http import FileResponse, HttpRequest, HttpResponseBase
+from django.urls import Resolver404, get_resolver, set_script_prefix
+from django.utils.module_loading import import_string
 
 from poa_backend.core.conf import poa_settings
+from poa_backend.routing import acurrent_urlconf, local_port
 
 
 def bears_token(scope: dict[str, Any]) -> bool:
@@ -39,10 +51,37 @@ def bears_token(scope: dict[str, Any]) -> bool:
     return False
 
 
+class InlineHooks:
+    """The request and response hooks of hooks-style middleware (``MiddlewareMixin``), called
+    in place, in ``MIDDLEWARE`` order, as Django's sync chain calls them."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.middleware = [import_string(path)(_never_called) for path in paths]
+
+    def process_request(self, request: HttpRequest) -> HttpResponseBase | None:
+        for middleware in self.middleware:
+            if hasattr(middleware, "process_request"):
+                response = middleware.process_request(request)
+                if response is not None:
+                    return response
+        return None
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        for middleware in reversed(self.middleware):
+            if hasattr(middleware, "process_response"):
+                response = middleware.process_response(request, response)
+        return response
+
+
+def _never_called(request: HttpRequest) -> HttpResponseBase:
+    raise AssertionError("inline hooks call the view themselves")
+
+
 class PooledASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
+        self.agent_call_hooks = InlineHooks(settings.AGENT_CALL_MIDDLEWARE)
         self.agent_executor = ThreadPoolExecutor(
             max_workers=poa_settings.REQUEST_THREADS, thread_name_prefix="http-agent"
         )
@@ -60,8 +99,17 @@ class PooledASGIHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except base.RequestAborted:
             return
+        if bears_token(scope):
+            try:
+                if await self.respond_inline(scope, body_file, send):
+                    return
+            except BaseException:
+                body_file.close()
+                raise
+            executor = self.agent_executor
+        else:
+            executor = self.other_executor
         loop = asyncio.get_running_loop()
-        executor = self.agent_executor if bears_token(scope) else self.other_executor
         try:
             response = await loop.run_in_executor(executor, self.respond, scope, body_file)
             await self.send_response(response, send)
@@ -69,6 +117,35 @@ class PooledASGIHandler(ASGIHandler):
             body_file.close()
         if response.streaming:  # its content was only read while sending
             await loop.run_in_executor(executor, response.close)
+
+    async def respond_inline(self, scope: dict[str, Any], body_file: Any, send: Any) -> bool:
+        """Serve a request whose view is async on the event loop; False (nothing sent) for any other."""
+        set_script_prefix(get_script_prefix(scope))
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            request.urlconf = await acurrent_urlconf(local_port(scope))
+            try:
+                match = get_resolver(request.urlconf).resolve(request.path_info)
+            except Resolver404:
+                return False
+            if not iscoroutinefunction(match.func):
+                return False
+            request.resolver_match = match
+            try:
+                response = self.agent_call_hooks.process_request(request)
+                if response is None:
+                    response = await match.func(request, *match.args, **match.kwargs)
+                    if callable(getattr(response, "render", None)):  # DRF's Response, as Django does
+                        response = response.render()
+                response = self.agent_call_hooks.process_response(request, response)
+            except Exception as exc:  # what Django's chain does with an exception from a view
+                response = response_for_exception(request, exc)
+        try:
+            await self.send_response(response, send)
+        finally:
+            body_file.close()
+            response.close()
+        return True
 
     def respond(self, scope: dict[str, Any], body_file: Any) -> HttpResponseBase:
         """The synchronous part of a request, all on this pool thread."""

@@ -97,6 +97,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "poa_backend.routing.PluginRoutesMiddleware",
 ]
+# Agent calls served on the event loop (async views called with a token, poa_backend.http)
+# need none of the sessions, CSRF, staff or messages above; these hooks give their answers
+# the same headers as the full stack.
+AGENT_CALL_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
 
 ROOT_URLCONF = "poa_backend.urls"
 ASGI_APPLICATION = "poa_backend.asgi.application"

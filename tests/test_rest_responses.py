@@ -61,6 +61,10 @@ def assert_success(reply):
     assert reply.status == 200, reply
     assert reply.body == b'{"result":"success"}'
     assert reply.headers["content-type"] == "application/json"
+    # The lean stack agent calls are served through keeps the full stack's headers
+    assert reply.headers["content-length"] == "20"
+    assert reply.headers["x-content-type-options"] == "nosniff"
+    assert reply.headers["x-frame-options"] == "DENY"
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)

@@ -1,5 +1,7 @@
 """Agents authenticate with ``Authorization: Bearer <JWT>`` from the session endpoint."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,19 @@ class AgentPrincipal:
     is_authenticated = True
 
 
+@contextmanager
+def token_refusals() -> Iterator[None]:
+    """The auth app's verdicts as DRF's refusals: 401 (with a body once expired), or 503."""
+    try:
+        yield
+    except tokens.TokenExpired:
+        raise TokenExpired()
+    except tokens.TokenError:
+        raise AuthenticationFailed()
+    except tokens.CheckUnavailable:
+        raise AuthUnavailable()
+
+
 class BearerTokenAuthentication(BaseAuthentication):
     """Checks the token with the auth app's cached check (no query for a token seen recently)."""
 
@@ -29,15 +44,16 @@ class BearerTokenAuthentication(BaseAuthentication):
         token = tokens.bearer_token(request.META.get("HTTP_AUTHORIZATION"))
         if token is None:
             return None
-        try:
-            user_name = tokens.check_token(token)
-        except tokens.TokenExpired:
-            raise TokenExpired()
-        except tokens.TokenError:
-            raise AuthenticationFailed()
-        except tokens.CheckUnavailable:
-            raise AuthUnavailable()
-        return AgentPrincipal(user_name), token
+        with token_refusals():
+            return AgentPrincipal(tokens.check_token(token)), token
+
+    async def aauthenticate(self, request: Request) -> tuple[AgentPrincipal, str] | None:
+        """``authenticate`` from async views: a cached verdict at once, else a worker thread."""
+        token = tokens.bearer_token(request.META.get("HTTP_AUTHORIZATION"))
+        if token is None:
+            return None
+        with token_refusals():
+            return AgentPrincipal(await tokens.acheck_token(token)), token
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"

@@ -7,6 +7,7 @@ The call's own fields (``type``, ``data``) are checked by the view, after the to
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from rest_framework.request import Request
 
 from handlers import parsers
@@ -25,8 +26,18 @@ def declared_media_type(request: Request) -> str:
     return media_type
 
 
-def read_call(request: Request) -> tuple[dict[str, Any], str]:
+#: Bodies up to this size are decoded on the event loop; larger ones on a worker thread, so
+#: that a stranger's megabyte never holds the loop (and every agent on it) in one piece.
+INLINE_DECODE_LIMIT = 64 * 1024
+
+
+async def read_call(request: Request) -> tuple[dict[str, Any], str]:
     """The decoded call and its checked agent id; 415, else an ``intake.Refusal`` (413, 400, 422)."""
     media_type = declared_media_type(request)
-    call = intake.call_object(parsers.decode_body(parsers.read_body(request), media_type))
+    body = parsers.read_body(request)
+    if len(body) <= INLINE_DECODE_LIMIT:
+        decoded = parsers.decode_body(body, media_type)
+    else:
+        decoded = await sync_to_async(parsers.decode_body, thread_sensitive=False)(body, media_type)
+    call = intake.call_object(decoded)
     return call, intake.agent_id(call)

@@ -9,6 +9,7 @@ answers: every body is decoded and its ``id`` checked (a 400 or 422 must be told
 
 from typing import Any
 
+from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
@@ -22,7 +23,7 @@ from handlers.rest.authentication import BearerTokenAuthentication, HasAgentToke
 from handlers.rest.bodies import read_call
 from handlers.rest.exceptions import protocol_exception_handler
 from handlers.rest.negotiation import JSONAnswerNegotiation
-from handlers.transports import note_transport
+from handlers.transports import note_transport_soon
 from poa_backend.core import intake
 from poa_backend.core.handler import HandlerPlugin
 
@@ -63,7 +64,10 @@ def agent_call_schema(summary: str, description: str, with_data: bool = False) -
 
 
 class AgentCallView(APIView):
-    """A POA call: ``self.call`` and ``self.agent_id`` are set and the token checked before ``post``."""
+    """A POA call, served on the event loop (``poa_backend.http``): DRF's dispatch with the
+    steps that may block awaited. ``self.call`` and ``self.agent_id`` are set and the token
+    checked before ``post``; refusals are DRF exceptions, answered by DRF's exception handling
+    and renderer as in any view."""
 
     handler: HandlerPlugin | None = None
     http_method_names = ["post"]
@@ -77,22 +81,38 @@ class AgentCallView(APIView):
     call: dict[str, Any]
     agent_id: str
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        if request.method.lower() not in self.http_method_names:
-            self.http_method_not_allowed(request)
-        self.call, self.agent_id = read_call(request)
-        super().initial(request, *args, **kwargs)  # authentication and permission: 401
+    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
+        self.args, self.kwargs = args, kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            if request.method.lower() not in self.http_method_names:
+                self.http_method_not_allowed(request)
+            self.call, self.agent_id = await read_call(request)
+            authenticated = await BearerTokenAuthentication().aauthenticate(request)
+            if authenticated is not None:
+                request.user, request.auth = authenticated
+            self.initial(request, *args, **kwargs)  # negotiation, permission (401), throttles
+            response = await self.post(request)
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
 
     def get_exception_handler(self) -> Any:
         return protocol_exception_handler
+
+    async def post(self, request: Request) -> Response:
+        raise NotImplementedError
 
 
 @agent_call_schema("POST ping", "The agent is active: starts or refreshes its activity monitor.")
 class PingView(AgentCallView):
     """``POST /ping``: the agent is active; starts or refreshes its activity monitor."""
 
-    def post(self, request: Request) -> Response:
-        self.handler.ping(self.agent_id)  # presence keeps answering while Redis is away
+    async def post(self, request: Request) -> Response:
+        await self.handler.aping(self.agent_id)  # presence keeps answering while Redis is away
         return Response(SUCCESS)
 
 
@@ -100,8 +120,8 @@ class PingView(AgentCallView):
 class ByeView(AgentCallView):
     """``POST /bye``: the agent leaves on purpose; receivers hear it is inactive right away."""
 
-    def post(self, request: Request) -> Response:
-        self.handler.publish_inactive(self.agent_id)
+    async def post(self, request: Request) -> Response:
+        await self.handler.apublish_inactive(self.agent_id)
         return Response(SUCCESS)
 
 
@@ -109,10 +129,11 @@ class ByeView(AgentCallView):
     "POST data", "A metric message, handed to every receiver subscribed to its type.", with_data=True
 )
 class DataView(AgentCallView):
-    """``POST /data``: a metric message for every receiver subscribed to its type; never waits for them."""
+    """``POST /data``: a metric message for every receiver subscribed to its type; returns once
+    the durable receivers have it, never waits for their sinks."""
 
-    def post(self, request: Request) -> Response:
-        message = intake.data_message(self.agent_id, self.call)
-        self.handler.send_to_receivers(message)
-        note_transport(message, NodeTransport.REST, request.user.name)
+    async def post(self, request: Request) -> Response:
+        message = await intake.adata_message(self.agent_id, self.call)
+        await self.handler.asend_to_receivers(message)
+        note_transport_soon(message, NodeTransport.REST, request.user.name)
         return Response(SUCCESS)

@@ -36,8 +36,9 @@ DEFAULTS: dict[str, Any] = {
     # How often plug-in rows and metric types are re-read (admin edits apply this fast).
     "CONFIG_REFRESH_INTERVAL": 1.0,
     # Threads serving HTTP requests in each process (each keeps one database connection):
-    # REQUEST_THREADS for calls bearing an agent's token, OTHER_REQUEST_THREADS for the rest
-    # (passwords, staff sessions, anonymous), so password hashing cannot starve agents.
+    # REQUEST_THREADS for calls bearing an agent's token to synchronous views (the agents'
+    # own calls are async views, served on the event loop), OTHER_REQUEST_THREADS for the
+    # rest (passwords, staff sessions, anonymous), so password hashing cannot starve agents.
     "REQUEST_THREADS": 8,
     "OTHER_REQUEST_THREADS": 4,
     # Open connections one client address may hold (0: no cap), and new connections the
