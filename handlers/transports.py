@@ -6,8 +6,8 @@ Ethereum client); ethstats nodes with their ``hello`` (handlers/ethstats/login.p
 never the agent's call.
 
 An agent repeats its ``information`` every few seconds: a node is noted again only when its
-transport, client or user changed, or ``NOTE_INTERVAL`` after its last note, and the agent
-socket notes it beside the agent's frames, never in front of them (a database write in a
+transport, client or user changed, or ``NOTE_INTERVAL`` after its last note, and both agent
+transports note it beside the agent's calls, never in front of them (a database write in a
 busy SQLite file can take a few hundred milliseconds).
 """
 
@@ -51,7 +51,8 @@ def _claim_note(agent_id: str, note: tuple[str, str, str]) -> bool:
         return True
 
 
-def _write_note(agent_id: str, transport: str, client: str, user_name: str) -> None:
+def write_note(agent_id: str, transport: str, client: str, user_name: str) -> None:
+    """Write a due note (sync: queries the database); a database that is away costs the note."""
     try:
         NodeTransport.record(agent_id, transport, client, user_name)
     except DatabaseError as exc:
@@ -60,19 +61,20 @@ def _write_note(agent_id: str, transport: str, client: str, user_name: str) -> N
         logger.warning("node transport of %s not noted: %s", agent_id, exc)
 
 
-def note_transport(message: Message, transport: str, user_name: str) -> None:
-    """Record the node's transport when ``message`` announces it and the note is due (sync code)."""
+def due_note(message: Message, transport: str, user_name: str) -> tuple[str, str, str, str] | None:
+    """The note to write when ``message`` announces its node and the note is due (then claimed)."""
     client = announced_client(message)
-    if client is not None and _claim_note(message.agent_id, (transport, client, user_name)):
-        _write_note(message.agent_id, transport, client, user_name)
+    if client is None or not _claim_note(message.agent_id, (transport, client, user_name)):
+        return None
+    return message.agent_id, transport, client, user_name
 
 
 def note_transport_soon(message: Message, transport: str, user_name: str) -> None:
-    """``note_transport`` from the event loop: the write, when due, runs beside the caller."""
-    client = announced_client(message)
-    if client is None or not _claim_note(message.agent_id, (transport, client, user_name)):
+    """Record the node's transport when ``message`` announces it and the note is due: the
+    write runs on a worker thread, beside the caller on the event loop."""
+    note = due_note(message, transport, user_name)
+    if note is None:
         return
-    write = sync_to_async(_write_note, thread_sensitive=False)
-    task = asyncio.get_running_loop().create_task(write(message.agent_id, transport, client, user_name))
+    task = asyncio.get_running_loop().create_task(sync_to_async(write_note, thread_sensitive=False)(*note))
     _notes_under_way.add(task)  # held until done: the loop keeps only weak references
     task.add_done_callback(_notes_under_way.discard)

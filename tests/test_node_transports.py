@@ -53,7 +53,9 @@ def test_a_node_is_noted_again_only_when_its_announcement_changes_or_the_interva
         message = Message(
             agent_id="node-1", data_type="ethereum_metrics", data={"type": "information", "body": body}
         )
-        transports.note_transport(message, NodeTransport.REST, "agent")
+        note = transports.due_note(message, NodeTransport.REST, "agent")
+        if note is not None:
+            transports.write_note(*note)
         return NodeTransport.objects.get(agent_id="node-1")
 
     first = announce("Parity//v2")
