@@ -144,7 +144,10 @@ class PooledASGIHandler(ASGIHandler):
             await self.send_response(response, send)
         finally:
             body_file.close()
-            response.close()
+            if response.streaming:
+                response.close()
+        # Neither request_started nor request_finished is sent: they tidy the database
+        # connections of a request's thread, and this request had no thread.
         return True
 
     def respond(self, scope: dict[str, Any], body_file: Any) -> HttpResponseBase:
