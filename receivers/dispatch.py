@@ -122,6 +122,7 @@ class RunningReceiver:
         self.signature = signature
         self.instance = instance
         self.durable = instance.is_durable
+        self.kinds = instance.kinds
         self.stats = ReceiverStats()
         options = instance.options
         self.batch_size = int(
@@ -465,11 +466,16 @@ class Dispatcher:
     def on_message(
         self, sender: object, message: Message, deferred: bool = False, **kwargs: object
     ) -> Awaitable[None] | None:
-        """Queue the message for its subscribers; raises ``DeliveryRefused`` (and queues it for
-        none) when a durable subscriber's spool has no room. ``deferred`` (a sender on the event
-        loop): the spool writes go to each spool's committer thread with the rest of this loop
-        turn's, and the awaitable returned completes once they are written."""
-        receivers = self.routes.get(message.data_type, ())
+        """Queue the message for its subscribers that take its kind; raises ``DeliveryRefused``
+        (and queues it for none) when a durable subscriber's spool has no room. ``deferred`` (a
+        sender on the event loop): the spool writes go to each spool's committer thread with the
+        rest of this loop turn's, and the awaitable returned completes once they are written."""
+        kind = message.data.get("type") if isinstance(message.data, dict) else None
+        receivers = [
+            receiver
+            for receiver in self.routes.get(message.data_type, ())
+            if receiver.kinds is None or kind in receiver.kinds
+        ]
         if not receivers:
             return None
         self.clock.stamp(message)  # distinct per agent before it is spooled: redelivery is idempotent

@@ -107,6 +107,7 @@ class DynamoDBBlockReceiver(ReceiverPlugin):
     retry_initial_delay = 0.2
     retry_max_delay = 30.0
     durable = True
+    kinds = frozenset({"block"})
 
     @classmethod
     def clean_options(cls, options: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +145,7 @@ class DynamoDBBlockReceiver(ReceiverPlugin):
         self._serialize = TypeSerializer().serialize
         #: Figures for operators.
         self.written = 0  # items DynamoDB accepted
-        self.skipped = 0  # messages that were not blocks
+        self.skipped = 0  # messages that were not valid blocks
         self.retries = 0  # attempts repeated after an outage, throttling or unprocessed items
         self.errors = 0  # failed attempts (each is retried)
 

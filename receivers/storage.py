@@ -70,6 +70,7 @@ class StatisticsReceiver(ReceiverPlugin):
     model: type[models.Model]
     #: The ``data.type`` of the messages this receiver stores.
     report_kind = "statistics"
+    kinds = frozenset({report_kind})
     #: Rows may wait a quarter of a second to go in with others (larger bulk inserts).
     linger = 0.25
     batch_size = 2000

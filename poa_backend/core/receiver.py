@@ -38,6 +38,10 @@ class ReceiverPlugin(Plugin):
     #: message the sink refuses goes to the dead letters (docs/receivers.md, "Durable receivers").
     #: A row's option ``durable`` overrides it (false: speed over durability, memory queue only).
     durable: bool = False
+    #: The kinds of message (``data["type"]``: ``statistics``, ``block``, ...) of its metric
+    #: types that it takes; None: every one. The dispatcher queues, and a durable receiver
+    #: spools, only these: a sink that stores one kind never pays for the others.
+    kinds: frozenset[str] | None = None
 
     @classmethod
     def clean_options(cls, options: dict[str, Any]) -> dict[str, Any]:
