@@ -17,3 +17,5 @@ class HandlersConfig(AppConfig):
         tokens.connect_invalidation()
         backend_started.connect(ban_purger.start, dispatch_uid="handlers.ban_purge")
         backend_stopping.connect(ban_purger.stop, dispatch_uid="handlers.ban_purge")
+        backend_started.connect(tokens.verdict_refresher.start, dispatch_uid="handlers.token_verdicts")
+        backend_stopping.connect(tokens.verdict_refresher.stop, dispatch_uid="handlers.token_verdicts")

@@ -1,12 +1,15 @@
 """The one token check every handler uses: validity, expiry told apart, bans and user state."""
 
 import asyncio
+import threading
 import time
 from datetime import timedelta
 
 import jwt
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from handlers.auth import accounts
@@ -17,6 +20,7 @@ from handlers.auth.tokens import (
     bearer_token,
     check_token,
     issue_token,
+    refresh_verdicts,
     verified_claims,
 )
 from handlers.models import AgentUser, BannedToken
@@ -155,6 +159,74 @@ def test_changes_from_other_processes_are_seen_within_the_cache_ttl(agent, setti
     time.sleep(0.4)
     with pytest.raises(InvalidToken):
         check_token(token)
+
+
+def test_verdicts_in_use_are_kept_fresh_in_bulk_and_checks_never_query(agent, settings):
+    poa(settings, JWT_CHECK_CACHE_TTL=0.3)
+    token = issue_token(agent)
+    assert check_token(token) == agent
+    deadline = time.monotonic() + 1.0  # more than three TTLs
+    while time.monotonic() < deadline:
+        assert refresh_verdicts() == 1
+        with CaptureQueriesContext(connection) as queries:
+            assert check_token(token) == agent
+        assert len(queries) == 0
+        time.sleep(0.1)
+
+
+def test_bulk_rechecks_apply_changes_from_other_processes(agent, settings):
+    poa(settings, JWT_CHECK_CACHE_TTL=60)
+    accounts.create_agent_user("agent-8", "agent-password")
+    kept, banned, deactivated = issue_token(agent), issue_token(agent), issue_token("agent-8")
+    for token in (kept, banned, deactivated):
+        check_token(token)
+    # No signals, as another process's changes arrive
+    BannedToken.objects.bulk_create(
+        [BannedToken(jti=verified_claims(banned)["jti"], user_name=agent, expires_at=timezone.now())]
+    )
+    AgentUser.objects.filter(name="agent-8").update(is_active=False)
+    assert check_token(banned) == agent  # still the cached verdict, within the TTL
+    assert refresh_verdicts() == 1
+    assert check_token(kept) == agent
+    with pytest.raises(InvalidToken):
+        check_token(banned)
+    with pytest.raises(InvalidToken):
+        check_token(deactivated)
+
+
+def test_async_checks_that_arrive_together_share_their_queries(agent, settings, monkeypatch):
+    from handlers.auth import tokens
+
+    poa(settings, JWT_CHECK_CACHE_TTL=60)
+    names = [f"burst-{n}" for n in range(40)]
+    for name in names:
+        accounts.create_agent_user(name, "agent-password")
+    valid = [issue_token(name) for name in names]
+    banned = issue_token(names[0])
+    accounts.ban_token(banned)
+    unknown = issue_token("nobody")
+    reads = []
+    all_queued = threading.Event()
+
+    class CountedStanding(tokens._Standing):
+        def __init__(self, claims):
+            reads.append(len(claims))
+            all_queued.wait(10)  # the first read lasts until every check has been asked for
+            super().__init__(claims)
+
+    monkeypatch.setattr(tokens, "_Standing", CountedStanding)
+
+    async def check_all():
+        checks = [asyncio.ensure_future(acheck_token(token)) for token in [*valid, banned, unknown]]
+        await asyncio.sleep(0)  # each runs up to its wait for the worker
+        all_queued.set()
+        return await asyncio.gather(*checks, return_exceptions=True)
+
+    results = asyncio.run(check_all())
+    assert results[:-2] == names
+    assert [type(result) for result in results[-2:]] == [InvalidToken, InvalidToken]
+    assert sum(reads) == len(valid) + 2
+    assert len(reads) <= 2  # the first alone, the rest that waited meanwhile together
 
 
 def test_banning_needs_a_currently_valid_token(agent, settings):
