@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 import jwt
 from cachetools import TTLCache
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from django.db.models.signals import post_delete, post_save
 
 from poa_backend.core.conf import poa_settings
@@ -245,7 +245,9 @@ class _StandingChecks:
                 waiting, self._waiting = self._waiting, []
                 if not waiting:
                     self._working = False
-                    return
+            if not waiting:
+                connections.close_all()  # misses come in bursts: hold no connection in between
+                return
             try:
                 results = self._check_all([(token, claims) for token, claims, _ in waiting])
             except Exception as exc:  # not a database outage: every caller hears it
