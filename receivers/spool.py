@@ -38,6 +38,10 @@ from poa_backend.core.conf import poa_settings
 #: so the log stays near SQLite's own default of 1,000 pages (which it would checkpoint in the
 #: appending thread).
 CHECKPOINT_COMMITS = 300
+#: Commits after which the appender checkpoints itself: deliveries are not keeping the log
+#: short (the sink is away, or the delivery thread gets no CPU), and the log must not grow
+#: with the spool.
+FORCED_CHECKPOINT_COMMITS = 4 * CHECKPOINT_COMMITS
 
 #: Appends written with one statement (two parameters each, far below SQLite's limit).
 ROWS_PER_STATEMENT = 256
@@ -263,6 +267,12 @@ class Spool:
         try:
             with self._write_lock:
                 self._insert(commit.rows)
+                if self._commits >= FORCED_CHECKPOINT_COMMITS:
+                    # With the reader held too, the checkpoint copies the whole log, so the
+                    # next commit starts it from the beginning.
+                    with self._read_lock:
+                        self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    self._commits = 0
         except sqlite3.Error as exc:  # the disk is full or failing: every appender in it hears
             commit.error = exc
         finally:

@@ -176,6 +176,15 @@ def test_the_write_ahead_log_stays_small_while_appends_and_deliveries_go_on(tmp_
     assert Path(f"{path}-wal").stat().st_size < 20_000_000
 
 
+def test_the_write_ahead_log_stays_small_while_nothing_is_delivered(tmp_path):
+    path = tmp_path / "undelivered.sqlite3"
+    waiting = spool.Spool(path, max_bytes=1 << 30)
+    for _ in range(6000):  # the sink is away: no delivery, so no checkpoint by the delivery thread
+        waiting.append(b"x" * 500)
+    assert waiting.depth == 6000
+    assert Path(f"{path}-wal").stat().st_size < 20_000_000
+
+
 def test_messages_are_in_the_spool_before_send_returns_and_wait_out_an_outage(durable, handler):
     spool_support.away.add("sink")
     dispatcher.start()
