@@ -108,18 +108,33 @@ def check_token(token: str) -> str:
     generation = _verdicts.generation
     claims = verified_claims(token)
     try:
-        refusal = _Standing([claims]).refusal(claims)
+        standing = _Standing([claims])
     except (OperationalError, InterfaceError) as exc:  # the database is away
-        user_name = _outage_verdicts.get(token)
-        if user_name is None:
-            raise CheckUnavailable("token standing unknown: the database is unreachable") from exc
-        return user_name
+        return _outage_answer(token, exc)
+    return _judge(token, claims, standing, generation)
+
+
+def _judge(token: str, claims: dict[str, Any], standing: "_Standing", generation: int) -> str:
+    """The user name of a token whose standing holds (its verdict kept), else ``InvalidToken``."""
+    refusal = standing.refusal(claims)
     if refusal is not None:
         raise InvalidToken(refusal)
-    verdict = Verdict(claims["sub"], claims["exp"], claims["jti"], claims["iat"])
-    _verdicts.put(token, verdict, generation, used=True)
-    _outage_verdicts.put(token, verdict, generation)
+    _keep(token, Verdict(claims["sub"], claims["exp"], claims["jti"], claims["iat"]), generation, used=True)
     return claims["sub"]
+
+
+def _keep(token: str, verdict: "Verdict", generation: int, used: bool = False) -> None:
+    """Keep a valid verdict another TTL, and for the outage grace."""
+    _verdicts.put(token, verdict, generation, used=used)
+    _outage_verdicts.put(token, verdict, generation)
+
+
+def _outage_answer(token: str, cause: Exception | None) -> str:
+    """While the database is away: the verdict of the outage grace, else ``CheckUnavailable``."""
+    user_name = _outage_verdicts.get(token)
+    if user_name is None:
+        raise CheckUnavailable("token standing unknown: the database is unreachable") from cause
+    return user_name
 
 
 async def acheck_token(token: str) -> str:
@@ -176,8 +191,7 @@ def refresh_verdicts() -> int:
     kept = 0
     for token, verdict in used.items():
         if standing.refusal(verdict.claims()) is None:
-            _verdicts.put(token, verdict, generation)
-            _outage_verdicts.put(token, verdict, generation)
+            _keep(token, verdict, generation)
             kept += 1
         else:
             _verdicts.drop(token, generation)
@@ -260,24 +274,21 @@ class _StandingChecks:
     def _check_all(checks: list[tuple[str, dict[str, Any]]]) -> list[str | Exception]:
         close_old_connections()  # worker threads never see a request's end, so tidy up here
         generation = _verdicts.generation
+        standing: _Standing | None = None
+        outage: Exception | None = None
         try:
             standing = _Standing([claims for _, claims in checks])
-        except (OperationalError, InterfaceError):  # the database is away
-            return [
-                _outage_verdicts.get(token)
-                or CheckUnavailable("token standing unknown: the database is unreachable")
-                for token, _ in checks
-            ]
+        except (OperationalError, InterfaceError) as exc:  # the database is away
+            outage = exc
         results: list[str | Exception] = []
         for token, claims in checks:
-            refusal = standing.refusal(claims)
-            if refusal is not None:
-                results.append(InvalidToken(refusal))
-                continue
-            verdict = Verdict(claims["sub"], claims["exp"], claims["jti"], claims["iat"])
-            _verdicts.put(token, verdict, generation, used=True)
-            _outage_verdicts.put(token, verdict, generation)
-            results.append(claims["sub"])
+            try:
+                if standing is not None:
+                    results.append(_judge(token, claims, standing, generation))
+                else:
+                    results.append(_outage_answer(token, outage))
+            except (InvalidToken, CheckUnavailable) as refused:
+                results.append(refused)
         return results
 
 

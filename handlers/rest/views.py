@@ -90,9 +90,11 @@ class AgentCallView(APIView):
             if request.method.lower() not in self.http_method_names:
                 self.http_method_not_allowed(request)
             self.call, self.agent_id = await read_call(request)
-            authenticated = await BearerTokenAuthentication().aauthenticate(request)
-            if authenticated is not None:
-                request.user, request.auth = authenticated
+            for authenticator in request.authenticators:  # DRF's, from authentication_classes
+                authenticated = await authenticator.aauthenticate(request)
+                if authenticated is not None:
+                    request.user, request.auth = authenticated
+                    break
             self.initial(request, *args, **kwargs)  # negotiation, permission (401), throttles
             response = await self.post(request)
         except Exception as exc:
