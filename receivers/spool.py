@@ -43,6 +43,14 @@ CHECKPOINT_COMMITS = 300
 #: with the spool.
 FORCED_CHECKPOINT_COMMITS = 4 * CHECKPOINT_COMMITS
 
+#: How long a connection waits for another's lock on a spool file (milliseconds), off the loop.
+BUSY_TIMEOUT_MS = 30_000
+
+#: Longest an append on the event loop may take (seconds); a commit that takes longer sends the
+#: next INLINE_PAUSE seconds of loop appends to the committer thread.
+INLINE_COMMIT_BUDGET = 0.002
+INLINE_PAUSE = 1.0
+
 #: Appends written with one statement (two parameters each, far below SQLite's limit).
 ROWS_PER_STATEMENT = 256
 
@@ -145,6 +153,9 @@ class Spool:
         #: Loop turns' appends waiting for the committer thread, and whether it is at work.
         self._handed_over: list[tuple[asyncio.AbstractEventLoop, list[Any]]] = []
         self._committer_busy = False
+        #: Loop appends commit on the loop unless each commit waits for the disk (fsync).
+        self._inline_commits = not fsync
+        self._inline_paused_until = 0.0
         #: Appends made on each event loop, committed together on its next turn.
         self._soon: dict[asyncio.AbstractEventLoop, list[tuple[float, bytes, asyncio.Future[None]]]] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +177,9 @@ class Spool:
 
     def _connect(self, fsync: bool) -> sqlite3.Connection:
         # Autocommit (isolation_level None): transactions are explicit.
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
         return db
@@ -180,10 +193,10 @@ class Spool:
             self.ready.set()
 
     def append_soon(self, body: bytes) -> "asyncio.Future[None]":
-        """``append`` from the event loop, without holding the loop for a disk write: what this
-        turn of the loop appends goes to the committer thread at the start of the next, in one
-        transaction, and the future completes once it is written (with ``sqlite3.Error`` if
-        that failed). ``Full`` at once."""
+        """``append`` from the event loop, never holding the loop for the disk: what this turn of
+        the loop appends is written at the start of the next, in one transaction
+        (``_commit_soon``), and the future completes once it is written (with ``sqlite3.Error``
+        if that failed). ``Full`` at once."""
         loop = asyncio.get_running_loop()
         self._reserve(len(body), bounded=True)
         future = loop.create_future()
@@ -194,16 +207,63 @@ class Spool:
         return future
 
     def _commit_soon(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Hand this turn's appends to the committer thread: the loop never waits for the disk
-        (nor for a checkpoint holding the writer); only these appenders do. Turns that come
-        while it writes are written together next, so the thread never falls behind."""
+        """Write this turn's appends in one transaction: here on the loop when the writer is
+        free at once (a commit without fsync is a write into the page cache, far cheaper than
+        waking a thread and waiting for it under a busy interpreter), else on the committer
+        thread, so the loop never waits for the disk, a checkpoint, a delete or another
+        process holding the writer. Turns that come while the thread writes are written
+        together next, behind it, so the order of appends is kept and the thread never falls
+        behind."""
         waiting = self._soon.pop(loop)
+        if self._commit_on_loop(waiting):
+            return
         with self._state:
             self._handed_over.append((loop, waiting))
             if self._committer_busy:
                 return
             self._committer_busy = True
         self._committer.submit(self._write_handed_over)
+
+    def _commit_on_loop(self, waiting: list[tuple[float, bytes, "asyncio.Future[None]"]]) -> bool:
+        """Commit ``waiting`` on the loop if that cannot wait; False when it is the thread's."""
+        with self._state:
+            if not (
+                self._inline_commits
+                and not self._committing
+                and not self._committer_busy
+                and self._commits < FORCED_CHECKPOINT_COMMITS
+                and time.monotonic() >= self._inline_paused_until
+                and self._write_lock.acquire(blocking=False)
+            ):
+                return False
+            self._committing = True
+        rows = [(at, body) for at, body, _ in waiting]
+        began = time.monotonic()
+        error: sqlite3.Error | None = None
+        self._writer.execute("PRAGMA busy_timeout=0")  # never wait for a lock here
+        try:
+            self._insert(rows)
+        except sqlite3.Error as exc:
+            error = exc
+        finally:
+            self._writer.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._write_lock.release()
+        busy = getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+        with self._state:
+            self._committing = False
+            if not busy:
+                self._commits += 1
+            if error is not None and not busy:
+                self.depth -= len(rows)
+                self.bytes -= sum(len(body) for _, body in rows)
+            if busy or time.monotonic() - began > INLINE_COMMIT_BUDGET:
+                # Another process holds the file, or the disk is slow: leave it to the thread.
+                self._inline_paused_until = time.monotonic() + INLINE_PAUSE
+            self._state.notify_all()
+        if busy:
+            return False
+        self._confirm_soon(waiting, error)
+        return True
 
     def _write_handed_over(self) -> None:
         """The committer thread: write everything handed over, until nothing is left."""

@@ -131,6 +131,37 @@ def test_appends_on_the_event_loop_are_confirmed_only_once_committed(tmp_path):
     assert [body for _, _, body in spool.Spool(path, 1 << 20).peek(1000)] == entries
 
 
+def test_a_loop_append_never_waits_for_a_lock_another_connection_holds(tmp_path):
+    path = tmp_path / "held.sqlite3"
+    held = spool.Spool(path, max_bytes=1 << 20)
+    locked, loop_ran = threading.Event(), threading.Event()
+    saw_the_loop_run = []
+
+    def other_process():  # another writer on the file (an operator's shell), until the loop ran
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        locked.set()
+        saw_the_loop_run.append(loop_ran.wait(10))
+        other.execute("ROLLBACK")
+        other.close()
+
+    holder = threading.Thread(target=other_process)
+    holder.start()
+    locked.wait(5)
+
+    async def one_append():
+        committed = held.append_soon(b"entry")
+        await asyncio.sleep(0.05)  # the commit's turn has come and gone
+        loop_ran.set()  # a loop that waited for the lock gets here only after the holder gave up
+        await committed
+
+    asyncio.run(one_append())
+    holder.join()
+    assert saw_the_loop_run == [True]
+    assert [body for _, _, body in held.peek(10)] == [b"entry"]
+    assert held.depth == 1
+
+
 def test_a_commit_the_disk_refuses_fails_every_append_in_it_and_counts_none(tmp_path):
     tight = spool.Spool(tmp_path / "tight.sqlite3", max_bytes=1 << 30)
     tight.append(b"first")
