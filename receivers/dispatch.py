@@ -232,16 +232,18 @@ class RunningReceiver:
                 self.predecessor = None
             while not self._abandon.is_set():
                 self.queue.ready.clear()
-                entries = self.queue.peek(self.batch_size)
-                if not entries:
-                    if self._stop_requested.is_set():
+                # The depth decides whether to linger; the head is read once, when the batch goes
+                # (reading a spool's head is a query, with every body in it).
+                queued = self.queue.qsize()
+                if queued and queued < self.batch_size and not self._stop_requested.is_set():
+                    if not self._linger():
+                        return
+                entries = self.queue.peek(self.batch_size) if queued else []
+                if not entries:  # nothing queued, or appends counted but not yet committed
+                    if self._stop_requested.is_set() and not queued:
                         return
                     self.queue.ready.wait(IDLE_WAIT)
                     continue
-                if len(entries) < self.batch_size and not self._stop_requested.is_set():
-                    if not self._linger():
-                        return
-                    entries = self.queue.peek(self.batch_size)
                 self._next_batch_at = time.monotonic() + self.linger
                 done = self._deliver(entries)
                 if done:
