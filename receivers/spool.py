@@ -46,9 +46,10 @@ FORCED_CHECKPOINT_COMMITS = 4 * CHECKPOINT_COMMITS
 #: How long a connection waits for another's lock on a spool file (milliseconds), off the loop.
 BUSY_TIMEOUT_MS = 30_000
 
-#: Longest an append on the event loop may take (seconds); a commit that takes longer sends the
-#: next INLINE_PAUSE seconds of loop appends to the committer thread.
-INLINE_COMMIT_BUDGET = 0.002
+#: Longest a commit on the event loop may take (seconds) before the next INLINE_PAUSE seconds of
+#: loop appends go to the committer thread: a stalling disk, not the few milliseconds the loop
+#: may wait to take the interpreter back from a busy thread after SQLite let it go.
+INLINE_COMMIT_BUDGET = 0.02
 INLINE_PAUSE = 1.0
 
 #: Appends written with one statement (two parameters each, far below SQLite's limit).
