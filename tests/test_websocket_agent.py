@@ -8,6 +8,7 @@ when a socket closes without bye; the close at the token's expiry.
 
 import json
 import socket
+import sqlite3
 import time
 
 import jwt
@@ -21,6 +22,7 @@ from websockets.sync.client import connect
 
 from handlers.auth.tokens import issue_token
 from handlers.models import AgentUser, BannedToken, CustomHandler
+from handlers.websocket.consumer import MAX_UNANSWERED
 from tests.agent_client import create_agent_user, sample
 from tests.live import free_port, read_events, wait_until
 
@@ -222,6 +224,55 @@ def test_a_pipelined_burst_is_answered_and_delivered_in_order(socket_url, token,
     assert answers == [{"result": "success", "ref": n} for n in range(count)]
     assert wait_until(lambda: len(messages(events)) == count, timeout=20)
     assert [m["data"]["body"]["pending"] for m in messages(events)] == list(range(count))
+
+
+def test_calls_are_read_while_a_durable_write_waits_and_answered_in_call_order(live_backend, token, events):
+    backend = live_backend()
+    spool_file = backend.data_dir / "spool" / "slot-1" / "ethereum_statistics.sqlite3"
+    assert wait_until(spool_file.exists)
+    holder = sqlite3.connect(spool_file, isolation_level=None, timeout=10)
+    holder.execute("BEGIN IMMEDIATE")  # the storage receiver's spool cannot be written for now
+    try:
+        with open_socket(socket_url_of(backend), token) as ws:
+            statistics = {**sample("statistics"), "call": "data", "id": "held-node", "ref": 1}
+            pending = {**sample("pending"), "call": "data", "id": "held-node", "ref": 2}
+            send(ws, statistics, "json")
+            send(ws, pending, "json")
+            # The second call is dispatched while the first one's message waits for the disk ...
+            assert wait_until(lambda: len(messages(events)) == 2)
+            # ... and neither is answered: the first is not on disk, the second comes after it.
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=0.5)
+            holder.execute("ROLLBACK")
+            assert [answer(ws, "json"), answer(ws, "json")] == [
+                {"result": "success", "ref": 1},
+                {"result": "success", "ref": 2},
+            ]
+    finally:
+        holder.close()
+    assert [m["data"]["type"] for m in messages(events)] == ["statistics", "pending"]
+
+
+def test_a_socket_stops_being_read_while_too_many_of_its_calls_wait_for_the_disk(live_backend, token, events):
+    backend = live_backend()
+    spool_file = backend.data_dir / "spool" / "slot-1" / "ethereum_statistics.sqlite3"
+    assert wait_until(spool_file.exists)
+    holder = sqlite3.connect(spool_file, isolation_level=None, timeout=10)
+    holder.execute("BEGIN IMMEDIATE")
+    count = 2 * MAX_UNANSWERED
+    try:
+        with open_socket(socket_url_of(backend), token) as ws:
+            for n in range(count):
+                send(ws, {**sample("statistics"), "call": "data", "id": "flood-node", "ref": n}, "json")
+            assert wait_until(lambda: len(messages(events)) == MAX_UNANSWERED)
+            time.sleep(0.5)  # nothing more is read while they wait
+            assert len(messages(events)) == MAX_UNANSWERED
+            holder.execute("ROLLBACK")
+            answers = [answer(ws, "json") for _ in range(count)]
+    finally:
+        holder.close()
+    assert answers == [{"result": "success", "ref": n} for n in range(count)]
+    assert wait_until(lambda: len(messages(events)) == count)
 
 
 @pytest.mark.parametrize("presence", ["embedded", pytest.param("redis", marks=pytest.mark.redis)])

@@ -1,14 +1,19 @@
 """One agent connection: authenticated once at the handshake, then any number of calls.
 
-Calls are handled one after the other in the order they arrive, so answers and
-deliveries keep the order the agent sent them in, however many are in flight.
-Nothing per call touches the database: the token is checked at the handshake,
-metric types are read from memory.
+Calls are handled one after the other in the order they arrive, and answered in that
+order, so answers and deliveries keep the order the agent sent them in, however many are
+in flight. A data call is answered once its durable receivers have it on disk; the next
+calls are read and dispatched meanwhile (their messages share that disk write), up to
+``MAX_UNANSWERED`` calls waiting for their answers. Nothing per call touches the
+database: the token is checked at the handshake, metric types are read from memory.
 """
 
 import asyncio
+import inspect
 import logging
 import time
+from collections import deque
+from collections.abc import Awaitable
 from typing import Any
 
 from handlers.auth.tokens import (
@@ -39,6 +44,14 @@ logger = logging.getLogger(__name__)
 #: This transport's label in the ``poa_connections`` gauge.
 CONNECTION_KIND = "agent"
 
+#: Calls of one socket waiting for their answers (their messages still being written to
+#: disk) before the socket's next calls are read.
+MAX_UNANSWERED = 64
+
+#: What a call comes to: its error payload or None, or, for a data call a durable receiver
+#: takes, an awaitable of that once the message is on disk.
+Outcome = str | None | Awaitable[str | None]
+
 
 def header(scope: dict[str, Any], name: bytes) -> str | None:
     for key, value in scope["headers"]:
@@ -59,6 +72,9 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         #: Agent ids this socket spoke for and that have not said bye: inactive when it closes.
         self.agents: set[str] = set()
         self._session: asyncio.Task | None = None
+        #: Answers not sent yet, in call order: (codec, outcome, ref, has_ref).
+        self._unanswered: deque[tuple[Any, Outcome, Any, bool]] = deque()
+        self._answering: asyncio.Task | None = None
 
     async def connect(self) -> None:
         token = bearer_token(header(self.scope, b"authorization"))
@@ -109,22 +125,41 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         try:
             frame = codec.decode(text_data if bytes_data is None else bytes_data)
         except intake.Refusal as refusal:
-            return await self.refuse(codec, calls.payload(refusal))
+            return await self.answer(codec, calls.payload(refusal))
         has_ref = "ref" in frame
         if has_ref and not calls.echoable(frame["ref"]):
-            return await self.refuse(codec, calls.INVALID_REF)
-        reason = await self.handle(frame)
+            return await self.answer(codec, calls.INVALID_REF)
+        await self.answer(codec, await self.handle(frame), frame.get("ref"), has_ref)
+
+    async def answer(self, codec: Any, outcome: Outcome, ref: Any = None, has_ref: bool = False) -> None:
+        """Answer a call after every earlier one (without ``ref`` if it had none that could be
+        echoed); a call whose message is still being written is answered once it is."""
+        if not self._unanswered and not inspect.isawaitable(outcome):
+            return await self._send_answer(codec, outcome, ref, has_ref)
+        self._unanswered.append((codec, outcome, ref, has_ref))
+        if self._answering is None:
+            self._answering = asyncio.create_task(self._answer_in_order())
+        if len(self._unanswered) >= MAX_UNANSWERED:
+            await asyncio.shield(self._answering)  # read no further until they are answered
+
+    async def _answer_in_order(self) -> None:
+        try:
+            while self._unanswered:
+                codec, outcome, ref, has_ref = self._unanswered[0]
+                reason = await outcome if inspect.isawaitable(outcome) else outcome
+                await self._send_answer(codec, reason, ref, has_ref)
+                self._unanswered.popleft()  # after the send: a later answer cannot overtake it
+        finally:
+            self._answering = None
+
+    async def _send_answer(self, codec: Any, reason: str | None, ref: Any, has_ref: bool) -> None:
         if reason is not None:
             metrics.rejected(self.label, reason)
-        await self.base_send(codec.answer(reason, frame.get("ref"), has_ref))
+        await self.base_send(codec.answer(reason, ref, has_ref))
 
-    async def refuse(self, codec: Any, reason: str) -> None:
-        """An error answer without ``ref``: the frame had none that could be echoed."""
-        metrics.rejected(self.label, reason)
-        await self.base_send(codec.answer(reason))
-
-    async def handle(self, frame: dict[str, Any]) -> str | None:
-        """Make the call: None when done, else the error payload of the first rule it breaks."""
+    async def handle(self, frame: dict[str, Any]) -> Outcome:
+        """Make the call: None when done, else the error payload of the first rule it breaks
+        (for a data call a durable receiver takes: an awaitable of that)."""
         call = frame.get("call")
         if not isinstance(call, str) or call not in calls.CALLS:
             return calls.UNKNOWN_CALL
@@ -138,12 +173,23 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         self.agents.add(agent_id)
         await self.handler.aping(agent_id)
 
-    async def call_data(self, agent_id: str, frame: dict[str, Any]) -> str | None:
-        """Hand the metric to every receiver subscribed to its type (never waits for them)."""
+    async def call_data(self, agent_id: str, frame: dict[str, Any]) -> Outcome:
+        """Hand the metric to every receiver subscribed to its type (never waits for them; a
+        durable one's disk write is waited for by the answer, not by the next call)."""
         message = await intake.adata_message(agent_id, frame)
         self.agents.add(agent_id)
         try:
-            await self.handler.asend_to_receivers(message)
+            written = self.handler.send_to_receivers_soon(message)
+        except DeliveryRefused:
+            return calls.RECEIVERS_UNAVAILABLE
+        if written is None:
+            note_transport_soon(message, NodeTransport.AGENT_SOCKET, self.user_name)
+            return None
+        return self._once_written(written, message)
+
+    async def _once_written(self, written: Awaitable[None], message: Any) -> str | None:
+        try:
+            await written
         except DeliveryRefused:
             return calls.RECEIVERS_UNAVAILABLE
         note_transport_soon(message, NodeTransport.AGENT_SOCKET, self.user_name)
@@ -160,6 +206,8 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
             return  # refused at the handshake: it never spoke for anyone
         self._session.cancel()
         metrics.connection_closed(CONNECTION_KIND)
+        if self._answering is not None:  # its messages are on disk before the agents go inactive
+            await asyncio.shield(self._answering)
         for agent_id in sorted(self.agents):
             await self.handler.apublish_inactive(agent_id)
         self.agents.clear()

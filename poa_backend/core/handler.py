@@ -8,6 +8,7 @@ that it left with ``publish_inactive``. See docs/handlers.md.
 """
 
 import inspect
+from collections.abc import Awaitable
 
 from poa_backend.core.message import Message
 from poa_backend.core.plugins import Plugin
@@ -25,13 +26,29 @@ class HandlerPlugin(Plugin):
         it (its spool is full): nothing was kept, so the handler must not answer success."""
         message_received.send(sender=type(self), message=message, deferred=False)
 
+    def send_to_receivers_soon(self, message: Message) -> Awaitable[None] | None:
+        """``send_to_receivers`` from the event loop, without waiting: the message is dispatched
+        now (``DeliveryRefused`` at once when a durable receiver has no room), and the
+        awaitable returned completes once every durable receiver has it on disk (raising
+        ``DeliveryRefused`` if a spool could not be written); None when there is nothing to
+        wait for. A socket handler reads its connection's next call meanwhile and answers
+        each call only once its awaitable completed, in the order the calls came."""
+        pending = [
+            result
+            for _, result in message_received.send(sender=type(self), message=message, deferred=True)
+            if inspect.isawaitable(result)
+        ]
+        if not pending:
+            return None
+        return pending[0] if len(pending) == 1 else _every(pending)
+
     async def asend_to_receivers(self, message: Message) -> None:
         """``send_to_receivers`` from the event loop: returns once every durable receiver has
         the message (raising ``DeliveryRefused`` when one cannot take it); the loop serves
         other connections meanwhile, and their messages share the disk write."""
-        for _, pending in message_received.send(sender=type(self), message=message, deferred=True):
-            if inspect.isawaitable(pending):
-                await pending
+        pending = self.send_to_receivers_soon(message)
+        if pending is not None:
+            await pending
 
     def ping(self, agent_id: str) -> None:
         """The agent is alive: start or refresh its active period (it goes inactive once when quiet)."""
@@ -51,3 +68,8 @@ class HandlerPlugin(Plugin):
     async def apublish_inactive(self, agent_id: str) -> None:
         """``publish_inactive`` from async code."""
         await monitor.abye(agent_id)
+
+
+async def _every(pending: list[Awaitable[None]]) -> None:
+    for awaitable in pending:
+        await awaitable
