@@ -18,6 +18,7 @@ A supervisor thread re-reads the Receiver rows every ``CONFIG_REFRESH_INTERVAL``
 so admin edits apply without a restart.
 """
 
+import asyncio
 import json
 import logging
 import random
@@ -144,18 +145,31 @@ class RunningReceiver:
         self.thread.start()
 
     def offer(self, item: Event) -> None:
-        """Queue an item without blocking; a full memory queue is counted and logged, never silent."""
+        """Queue an item without blocking; a full memory queue is counted and logged, never silent.
+
+        A durable receiver's spool takes it from the event loop with the loop turn's other
+        appends (so it keeps its place behind them, and the loop never waits for a commit
+        under way on the committer thread), else at once."""
         try:
-            if self.durable:  # presence and out-of-band events are few and small: never refused
-                self.queue.append(encode(item), bounded=False)
-            else:
+            if not self.durable:
                 self.queue.append(item)
+            elif _on_event_loop():  # presence and out-of-band events are few and small: never refused
+                self.queue.append_soon(encode(item), bounded=False).add_done_callback(self._unwritten)
+            else:
+                self.queue.append(encode(item), bounded=False)
         except (spool.Full, sqlite3.Error):
-            self.stats.dropped += 1
-            metrics.event_dropped(self.name)
-            self._log_now_and_then(
-                "full", "receiver %s: queue full, dropped %d so far", self.name, self.stats.dropped
-            )
+            self._drop()
+
+    def _unwritten(self, written: "asyncio.Future[None]") -> None:
+        if written.cancelled() or written.exception() is not None:
+            self._drop()
+
+    def _drop(self) -> None:
+        self.stats.dropped += 1
+        metrics.event_dropped(self.name)
+        self._log_now_and_then(
+            "full", "receiver %s: queue full, dropped %d so far", self.name, self.stats.dropped
+        )
 
     def spool(self, body: bytes) -> None:
         """Commit an encoded message to this durable receiver's spool; ``DeliveryRefused`` when full."""
@@ -640,3 +654,11 @@ class Dispatcher:
 
 dispatcher = Dispatcher()
 delivery_metrics.register(dispatcher.delivery_figures)
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -193,13 +193,13 @@ class Spool:
         if not self.ready.is_set():
             self.ready.set()
 
-    def append_soon(self, body: bytes) -> "asyncio.Future[None]":
+    def append_soon(self, body: bytes, bounded: bool = True) -> "asyncio.Future[None]":
         """``append`` from the event loop, never holding the loop for the disk: what this turn of
         the loop appends is written at the start of the next, in one transaction
         (``_commit_soon``), and the future completes once it is written (with ``sqlite3.Error``
         if that failed). ``Full`` at once."""
         loop = asyncio.get_running_loop()
-        self._reserve(len(body), bounded=True)
+        self._reserve(len(body), bounded)
         future = loop.create_future()
         waiting = self._soon.setdefault(loop, [])
         waiting.append((time.time(), body, future))
