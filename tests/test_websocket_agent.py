@@ -253,6 +253,54 @@ def test_calls_are_read_while_a_durable_write_waits_and_answered_in_call_order(l
     assert [m["data"]["type"] for m in messages(events)] == ["statistics", "pending"]
 
 
+def test_a_bye_waits_for_the_agents_earlier_messages_to_be_written(live_backend, token, events):
+    backend = live_backend()
+    spool_file = backend.data_dir / "spool" / "slot-1" / "ethereum_statistics.sqlite3"
+    assert wait_until(spool_file.exists)
+    holder = sqlite3.connect(spool_file, isolation_level=None, timeout=10)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with open_socket(socket_url_of(backend), token) as ws:
+            assert call(ws, {"call": "ping", "id": "leaving-node"}) == {"result": "success"}
+            send(ws, {**sample("statistics"), "call": "data", "id": "leaving-node", "ref": 1}, "json")
+            send(ws, {"call": "bye", "id": "leaving-node", "ref": 2}, "json")
+            assert wait_until(lambda: len(messages(events)) == 1)
+            time.sleep(0.5)  # the statistics message is not written: the agent is not inactive yet
+            assert inactive(events) == []
+            with open_socket(socket_url_of(backend), token) as other:  # and the server goes on
+                assert call(other, {"call": "ping", "id": "another-node"}) == {"result": "success"}
+            holder.execute("ROLLBACK")
+            assert [answer(ws, "json"), answer(ws, "json")] == [
+                {"result": "success", "ref": 1},
+                {"result": "success", "ref": 2},
+            ]
+    finally:
+        holder.close()
+    assert wait_until(lambda: "leaving-node" in inactive(events))
+
+
+def test_a_bye_is_answered_while_another_sockets_message_waits_for_the_disk(live_backend, token, events):
+    backend = live_backend()
+    spool_file = backend.data_dir / "spool" / "slot-1" / "ethereum_statistics.sqlite3"
+    assert wait_until(spool_file.exists)
+    holder = sqlite3.connect(spool_file, isolation_level=None, timeout=10)
+    holder.execute("BEGIN IMMEDIATE")
+    url = socket_url_of(backend)
+    try:
+        with open_socket(url, token) as waiting, open_socket(url, token) as leaving:
+            send(waiting, {**sample("statistics"), "call": "data", "id": "waiting-node", "ref": 1}, "json")
+            assert wait_until(lambda: len(messages(events)) == 1)
+            assert call(leaving, {"call": "ping", "id": "leaving-node"}) == {"result": "success"}
+            # Its inactive event goes to the same spool, behind the waiting message, and the
+            # server does not wait for that write to answer.
+            assert call(leaving, {"call": "bye", "id": "leaving-node"}) == {"result": "success"}
+            holder.execute("ROLLBACK")
+            assert answer(waiting, "json") == {"result": "success", "ref": 1}
+    finally:
+        holder.close()
+    assert wait_until(lambda: "leaving-node" in inactive(events))
+
+
 def test_a_socket_stops_being_read_while_too_many_of_its_calls_wait_for_the_disk(live_backend, token, events):
     backend = live_backend()
     spool_file = backend.data_dir / "spool" / "slot-1" / "ethereum_statistics.sqlite3"

@@ -140,7 +140,7 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         if self._answering is None:
             self._answering = asyncio.create_task(self._answer_in_order())
         if len(self._unanswered) >= MAX_UNANSWERED:
-            await asyncio.shield(self._answering)  # read no further until they are answered
+            await self._earlier_calls_answered()  # read no further until they are answered
 
     async def _answer_in_order(self) -> None:
         try:
@@ -151,6 +151,12 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
                 self._unanswered.popleft()  # after the send: a later answer cannot overtake it
         finally:
             self._answering = None
+
+    async def _earlier_calls_answered(self) -> None:
+        """Wait until every call so far is answered, so its message is in every durable
+        receiver's spool before an ``inactive`` of its agent (which is spooled at once)."""
+        if self._answering is not None:
+            await asyncio.shield(self._answering)
 
     async def _send_answer(self, codec: Any, reason: str | None, ref: Any, has_ref: bool) -> None:
         if reason is not None:
@@ -196,8 +202,9 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         return None
 
     async def call_bye(self, agent_id: str, frame: dict[str, Any]) -> None:
-        """The agent leaves on purpose: inactive now."""
+        """The agent leaves on purpose: inactive now (after its earlier messages)."""
         self.agents.discard(agent_id)
+        await self._earlier_calls_answered()
         await self.handler.apublish_inactive(agent_id)
 
     async def disconnect(self, code: int) -> None:
@@ -206,8 +213,7 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
             return  # refused at the handshake: it never spoke for anyone
         self._session.cancel()
         metrics.connection_closed(CONNECTION_KIND)
-        if self._answering is not None:  # its messages are on disk before the agents go inactive
-            await asyncio.shield(self._answering)
+        await self._earlier_calls_answered()
         for agent_id in sorted(self.agents):
             await self.handler.apublish_inactive(agent_id)
         self.agents.clear()
