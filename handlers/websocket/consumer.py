@@ -149,12 +149,16 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
                 reason = await outcome if inspect.isawaitable(outcome) else outcome
                 await self._send_answer(codec, reason, ref, has_ref)
                 self._unanswered.popleft()  # after the send: a later answer cannot overtake it
+        except Exception:  # the agent cannot be told in order any more: it reconnects and resends
+            logger.exception("agent socket: a call could not be answered")
+            self._unanswered.clear()
+            await self.close(code=1011)
         finally:
             self._answering = None
 
     async def _earlier_calls_answered(self) -> None:
         """Wait until every call so far is answered, so its message is in every durable
-        receiver's spool before an ``inactive`` of its agent (which is spooled at once)."""
+        receiver's spool before an ``inactive`` of its agent reaches the receivers."""
         if self._answering is not None:
             await asyncio.shield(self._answering)
 
