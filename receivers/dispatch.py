@@ -254,8 +254,8 @@ class RunningReceiver:
                         return
                 entries = self.queue.peek(self.batch_size) if queued else []
                 if not entries:  # nothing queued, or appends counted but not yet committed
-                    if self._stop_requested.is_set() and not queued:
-                        return
+                    if self._stop_requested.is_set():
+                        return  # what is still to be committed is the spool's, at its close
                     self.queue.ready.wait(IDLE_WAIT)
                     continue
                 self._next_batch_at = time.monotonic() + self.linger

@@ -399,7 +399,13 @@ class Spool:
         return {"depth": depth, "bytes": size, "oldest_seconds": _age(row[0] if row else None)}
 
     def close(self) -> None:
+        """Write what is still to be written (a loop's last turn, after the loop stopped), then close."""
         self._committer.shutdown(wait=True)
+        left = [(at, body) for waiting in self._soon.values() for at, body, _ in waiting]
+        self._soon.clear()
+        if left:
+            with contextlib.suppress(sqlite3.Error):  # the disk refuses: nothing more can be done
+                self._commit(left, sum(len(body) for _, body in left))
         with self._write_lock, self._read_lock:
             self._reader.close()
             self._writer.close()

@@ -162,6 +162,22 @@ def test_a_loop_append_never_waits_for_a_lock_another_connection_holds(tmp_path)
     assert held.depth == 1
 
 
+def test_appends_of_a_loop_that_stopped_before_their_turn_are_written_at_close(tmp_path):
+    path = tmp_path / "last.sqlite3"
+    last = spool.Spool(path, max_bytes=1 << 20)
+    loop = asyncio.new_event_loop()
+
+    def last_turn():  # the server stops: the turn that would commit this append never comes
+        last.append_soon(b"inactive event")
+        loop.stop()
+
+    loop.call_soon(last_turn)
+    loop.run_forever()
+    loop.close()
+    last.close()
+    assert [body for _, _, body in spool.Spool(path, 1 << 20).peek(10)] == [b"inactive event"]
+
+
 def test_a_commit_the_disk_refuses_fails_every_append_in_it_and_counts_none(tmp_path):
     tight = spool.Spool(tmp_path / "tight.sqlite3", max_bytes=1 << 30)
     tight.append(b"first")
