@@ -6,6 +6,7 @@ the socket left open; a pipelined burst answered and delivered in order; presenc
 when a socket closes without bye; the close at the token's expiry.
 """
 
+import contextlib
 import json
 import socket
 import sqlite3
@@ -82,6 +83,20 @@ def messages(events):
 
 def inactive(events):
     return [event["value"] for event in events() if event["event"] == "inactive"]
+
+
+@contextlib.contextmanager
+def storage_spool_held(backend):
+    """The storage receiver's spool file held by another connection, as a stalled disk or an
+    operator's shell would: its messages cannot be written until ``release()``."""
+    spool_file = backend.data_dir / "spool" / "slot-1" / "ethereum_statistics.sqlite3"
+    assert wait_until(spool_file.exists)
+    holder = sqlite3.connect(spool_file, isolation_level=None, timeout=10)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield lambda: holder.execute("ROLLBACK")
+    finally:
+        holder.close()
 
 
 def refusal(url, headers):
@@ -228,65 +243,47 @@ def test_a_pipelined_burst_is_answered_and_delivered_in_order(socket_url, token,
 
 def test_calls_are_read_while_a_durable_write_waits_and_answered_in_call_order(live_backend, token, events):
     backend = live_backend()
-    spool_file = backend.data_dir / "spool" / "slot-1" / "ethereum_statistics.sqlite3"
-    assert wait_until(spool_file.exists)
-    holder = sqlite3.connect(spool_file, isolation_level=None, timeout=10)
-    holder.execute("BEGIN IMMEDIATE")  # the storage receiver's spool cannot be written for now
-    try:
-        with open_socket(socket_url_of(backend), token) as ws:
-            statistics = {**sample("statistics"), "call": "data", "id": "held-node", "ref": 1}
-            pending = {**sample("pending"), "call": "data", "id": "held-node", "ref": 2}
-            send(ws, statistics, "json")
-            send(ws, pending, "json")
-            # The second call is dispatched while the first one's message waits for the disk ...
-            assert wait_until(lambda: len(messages(events)) == 2)
-            # ... and neither is answered: the first is not on disk, the second comes after it.
-            with pytest.raises(TimeoutError):
-                ws.recv(timeout=0.5)
-            holder.execute("ROLLBACK")
-            assert [answer(ws, "json"), answer(ws, "json")] == [
-                {"result": "success", "ref": 1},
-                {"result": "success", "ref": 2},
-            ]
-    finally:
-        holder.close()
+    with storage_spool_held(backend) as release, open_socket(socket_url_of(backend), token) as ws:
+        statistics = {**sample("statistics"), "call": "data", "id": "held-node", "ref": 1}
+        pending = {**sample("pending"), "call": "data", "id": "held-node", "ref": 2}
+        send(ws, statistics, "json")
+        send(ws, pending, "json")
+        # The second call is dispatched while the first one's message waits for the disk ...
+        assert wait_until(lambda: len(messages(events)) == 2)
+        # ... and neither is answered: the first is not on disk, the second comes after it.
+        with pytest.raises(TimeoutError):
+            ws.recv(timeout=0.5)
+        release()
+        assert [answer(ws, "json"), answer(ws, "json")] == [
+            {"result": "success", "ref": 1},
+            {"result": "success", "ref": 2},
+        ]
     assert [m["data"]["type"] for m in messages(events)] == ["statistics", "pending"]
 
 
 def test_a_bye_waits_for_the_agents_earlier_messages_to_be_written(live_backend, token, events):
     backend = live_backend()
-    spool_file = backend.data_dir / "spool" / "slot-1" / "ethereum_statistics.sqlite3"
-    assert wait_until(spool_file.exists)
-    holder = sqlite3.connect(spool_file, isolation_level=None, timeout=10)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        with open_socket(socket_url_of(backend), token) as ws:
-            assert call(ws, {"call": "ping", "id": "leaving-node"}) == {"result": "success"}
-            send(ws, {**sample("statistics"), "call": "data", "id": "leaving-node", "ref": 1}, "json")
-            send(ws, {"call": "bye", "id": "leaving-node", "ref": 2}, "json")
-            assert wait_until(lambda: len(messages(events)) == 1)
-            time.sleep(0.5)  # the statistics message is not written: the agent is not inactive yet
-            assert inactive(events) == []
-            with open_socket(socket_url_of(backend), token) as other:  # and the server goes on
-                assert call(other, {"call": "ping", "id": "another-node"}) == {"result": "success"}
-            holder.execute("ROLLBACK")
-            assert [answer(ws, "json"), answer(ws, "json")] == [
-                {"result": "success", "ref": 1},
-                {"result": "success", "ref": 2},
-            ]
-    finally:
-        holder.close()
+    with storage_spool_held(backend) as release, open_socket(socket_url_of(backend), token) as ws:
+        assert call(ws, {"call": "ping", "id": "leaving-node"}) == {"result": "success"}
+        send(ws, {**sample("statistics"), "call": "data", "id": "leaving-node", "ref": 1}, "json")
+        send(ws, {"call": "bye", "id": "leaving-node", "ref": 2}, "json")
+        assert wait_until(lambda: len(messages(events)) == 1)
+        time.sleep(0.5)  # the statistics message is not written: the agent is not inactive yet
+        assert inactive(events) == []
+        with open_socket(socket_url_of(backend), token) as other:  # and the server goes on
+            assert call(other, {"call": "ping", "id": "another-node"}) == {"result": "success"}
+        release()
+        assert [answer(ws, "json"), answer(ws, "json")] == [
+            {"result": "success", "ref": 1},
+            {"result": "success", "ref": 2},
+        ]
     assert wait_until(lambda: "leaving-node" in inactive(events))
 
 
 def test_a_bye_is_answered_while_another_sockets_message_waits_for_the_disk(live_backend, token, events):
     backend = live_backend()
-    spool_file = backend.data_dir / "spool" / "slot-1" / "ethereum_statistics.sqlite3"
-    assert wait_until(spool_file.exists)
-    holder = sqlite3.connect(spool_file, isolation_level=None, timeout=10)
-    holder.execute("BEGIN IMMEDIATE")
     url = socket_url_of(backend)
-    try:
+    with storage_spool_held(backend) as release:
         with open_socket(url, token) as waiting, open_socket(url, token) as leaving:
             send(waiting, {**sample("statistics"), "call": "data", "id": "waiting-node", "ref": 1}, "json")
             assert wait_until(lambda: len(messages(events)) == 1)
@@ -294,31 +291,22 @@ def test_a_bye_is_answered_while_another_sockets_message_waits_for_the_disk(live
             # Its inactive event goes to the same spool, behind the waiting message, and the
             # server does not wait for that write to answer.
             assert call(leaving, {"call": "bye", "id": "leaving-node"}) == {"result": "success"}
-            holder.execute("ROLLBACK")
+            release()
             assert answer(waiting, "json") == {"result": "success", "ref": 1}
-    finally:
-        holder.close()
     assert wait_until(lambda: "leaving-node" in inactive(events))
 
 
 def test_a_socket_stops_being_read_while_too_many_of_its_calls_wait_for_the_disk(live_backend, token, events):
     backend = live_backend()
-    spool_file = backend.data_dir / "spool" / "slot-1" / "ethereum_statistics.sqlite3"
-    assert wait_until(spool_file.exists)
-    holder = sqlite3.connect(spool_file, isolation_level=None, timeout=10)
-    holder.execute("BEGIN IMMEDIATE")
     count = 2 * MAX_UNANSWERED
-    try:
-        with open_socket(socket_url_of(backend), token) as ws:
-            for n in range(count):
-                send(ws, {**sample("statistics"), "call": "data", "id": "flood-node", "ref": n}, "json")
-            assert wait_until(lambda: len(messages(events)) == MAX_UNANSWERED)
-            time.sleep(0.5)  # nothing more is read while they wait
-            assert len(messages(events)) == MAX_UNANSWERED
-            holder.execute("ROLLBACK")
-            answers = [answer(ws, "json") for _ in range(count)]
-    finally:
-        holder.close()
+    with storage_spool_held(backend) as release, open_socket(socket_url_of(backend), token) as ws:
+        for n in range(count):
+            send(ws, {**sample("statistics"), "call": "data", "id": "flood-node", "ref": n}, "json")
+        assert wait_until(lambda: len(messages(events)) == MAX_UNANSWERED)
+        time.sleep(0.5)  # nothing more is read while they wait
+        assert len(messages(events)) == MAX_UNANSWERED
+        release()
+        answers = [answer(ws, "json") for _ in range(count)]
     assert answers == [{"result": "success", "ref": n} for n in range(count)]
     assert wait_until(lambda: len(messages(events)) == count)
 
