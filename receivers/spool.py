@@ -251,20 +251,28 @@ class Spool:
             self._write_lock.release()
         busy = getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
         with self._state:
-            self._committing = False
-            if not busy:
-                self._commits += 1
-            if error is not None and not busy:
-                self.depth -= len(rows)
-                self.bytes -= sum(len(body) for _, body in rows)
+            if busy:  # nothing was written: the rows go to the thread, still counted
+                self._committing = False
+                self._state.notify_all()
+            else:
+                self._settle(len(rows), sum(len(body) for _, body in rows), error)
             if busy or time.monotonic() - began > INLINE_COMMIT_BUDGET:
                 # Another process holds the file, or the disk is slow: leave it to the thread.
                 self._inline_paused_until = time.monotonic() + INLINE_PAUSE
-            self._state.notify_all()
         if busy:
             return False
         self._confirm_soon(waiting, error)
         return True
+
+    def _settle(self, rows: int, size: int, error: sqlite3.Error | None) -> None:
+        """A commit is over (called holding ``_state``): the writer is free for the next, and a
+        failed commit's appends no longer count."""
+        self._committing = False
+        self._commits += 1
+        if error is not None:
+            self.depth -= rows
+            self.bytes -= size
+        self._state.notify_all()
 
     def _write_handed_over(self) -> None:
         """The committer thread: write everything handed over, until nothing is left."""
@@ -338,13 +346,8 @@ class Spool:
             commit.error = exc
         finally:
             self._state.acquire()
-            self._committing = False
             commit.done = True
-            self._commits += 1
-            if commit.error is not None:
-                self.depth -= len(commit.rows)
-                self.bytes -= commit.size
-            self._state.notify_all()
+            self._settle(len(commit.rows), commit.size, commit.error)
 
     def _insert(self, rows: list[tuple[float, bytes]]) -> None:
         """One transaction for ``rows``; up to ``ROWS_PER_STATEMENT`` of them in one statement,
