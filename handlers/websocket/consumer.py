@@ -30,6 +30,7 @@ from handlers.websocket import calls
 from handlers.websocket.frames import JSON, MSGPACK
 from poa_backend.core import intake, metrics
 from poa_backend.core.handler import HandlerPlugin
+from poa_backend.core.message import Message
 from poa_backend.core.signals import DeliveryRefused
 from poa_backend.core.websocket import DatabaseFreeConsumer, deny
 
@@ -197,7 +198,7 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
             return None
         return self._once_written(written, message)
 
-    async def _once_written(self, written: Awaitable[None], message: Any) -> str | None:
+    async def _once_written(self, written: Awaitable[None], message: Message) -> str | None:
         try:
             await written
         except DeliveryRefused:
