@@ -271,14 +271,18 @@ class RunningReceiver:
     def _linger(self) -> bool:
         """Wait, up to ``linger`` after the last batch, until a full batch is queued: a batch
         that fills sooner goes at once. False when the receiver was abandoned meanwhile."""
-        while not self._stop_requested.is_set():
-            remaining = self._next_batch_at - time.monotonic()
-            if remaining <= 0:
-                break
-            self.queue.ready.clear()  # before the count, so an append after it wakes the wait
-            if self.queue.qsize() >= self.batch_size:
-                break
-            self.queue.ready.wait(remaining)
+        self.queue.wake_at = self.batch_size  # appends before the batch is full let it sleep
+        try:
+            while not self._stop_requested.is_set():
+                remaining = self._next_batch_at - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.queue.ready.clear()  # before the count, so an append after it wakes the wait
+                if self.queue.qsize() >= self.batch_size:
+                    break
+                self.queue.ready.wait(remaining)
+        finally:
+            self.queue.wake_at = 1
         return not self._abandon.is_set()
 
     def _deliver(self, entries: list) -> int:

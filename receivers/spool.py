@@ -63,7 +63,25 @@ class Full(Exception):
     """The queue is at its bound; nothing was appended."""
 
 
-class MemoryQueue:
+class _WorkerWakeUp:
+    """How appends wake the queue's worker: ``ready`` is set once the depth reaches ``wake_at``,
+    1 while the worker idles and its batch size while it lingers for a fuller batch. So a
+    lingering worker wakes once per batch, not once per append: each wake-up takes the
+    interpreter from the event loop that appends."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.wake_at = 1
+
+    def qsize(self) -> int:
+        raise NotImplementedError
+
+    def _wake_worker(self) -> None:
+        if not self.ready.is_set() and self.qsize() >= self.wake_at:
+            self.ready.set()
+
+
+class MemoryQueue(_WorkerWakeUp):
     """A bounded queue in this process (a receiver that is not durable loses it with the process).
 
     Without a lock: handlers' threads and the event loop only append to ``_incoming``, the
@@ -76,18 +94,17 @@ class MemoryQueue:
     durable = False
 
     def __init__(self, maxsize: int) -> None:
+        super().__init__()
         self.maxsize = maxsize
         self._incoming: deque[tuple[int, float, object]] = deque()
         self._taken: deque[tuple[int, float, object]] = deque()
         self._ids = itertools.count(1)
-        self.ready = threading.Event()
 
     def append(self, item: object, bounded: bool = True) -> None:
         if bounded and self.qsize() >= self.maxsize:
             raise Full()
         self._incoming.append((next(self._ids), time.time(), item))
-        if not self.ready.is_set():  # after the append: a worker that cleared it sees the item
-            self.ready.set()
+        self._wake_worker()  # after the append: a worker that cleared ``ready`` sees the item
 
     def peek(self, limit: int) -> list[tuple[int, float, object]]:
         """The head, up to ``limit`` entries, in the order appended (the worker thread only)."""
@@ -128,7 +145,7 @@ class _Commit:
         self.error: sqlite3.Error | None = None
 
 
-class Spool:
+class Spool(_WorkerWakeUp):
     """A durable receiver's undelivered messages, in order, in a SQLite file; bounded in bytes.
 
     Appends are group-committed: an appender that finds no commit under way writes every
@@ -140,9 +157,9 @@ class Spool:
     durable = True
 
     def __init__(self, path: Path, max_bytes: int, fsync: bool = False) -> None:
+        super().__init__()
         self.path = path
         self.max_bytes = max_bytes
-        self.ready = threading.Event()
         self._state = threading.Condition(threading.Lock())  # depth, bytes and the open commit
         self._open = _Commit()
         self._committing = False
@@ -190,8 +207,7 @@ class Spool:
         Returns once the commit holding it is done (``sqlite3.Error`` if it failed)."""
         self._reserve(len(body), bounded)
         self._commit([(time.time(), body)], len(body))
-        if not self.ready.is_set():
-            self.ready.set()
+        self._wake_worker()
 
     def append_soon(self, body: bytes, bounded: bool = True) -> "asyncio.Future[None]":
         """``append`` from the event loop, never holding the loop for the disk: what this turn of
@@ -303,7 +319,7 @@ class Spool:
             else:
                 future.set_exception(error)
         if error is None:
-            self.ready.set()
+            self._wake_worker()
 
     def _reserve(self, size: int, bounded: bool) -> None:
         """Count an append before it is written (``_lead`` takes it back if the write fails)."""

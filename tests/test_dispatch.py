@@ -1,5 +1,6 @@
 """Dispatch through the signals: subscriptions, order, isolation, admin edits without restart."""
 
+import threading
 import time
 
 import pytest
@@ -172,5 +173,36 @@ def test_lingering_never_holds_back_a_full_batch(running, handler):
     for n in range(6, 11):
         handler.send_to_receivers(sample("a", "block", n))
     # The batch is full now: it goes at once, not when the linger runs out.
+    assert wait_until(lambda: len(messages_of("lingering")) == 11, timeout=10)
+    assert [m["data"]["body"]["n"] for m in messages_of("lingering")] == list(range(11))
+
+
+class CountingEvent(threading.Event):
+    """A queue's ``ready`` that counts the wake-ups appends give its worker."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sets = 0
+
+    def set(self) -> None:
+        self.sets += 1
+        super().set()
+
+
+def test_appends_below_the_batch_size_let_a_lingering_receiver_sleep(running, handler):
+    add_receiver("lingering", metric_types=["ethereum_metrics"], linger=30, batch_size=10)
+    running.reload()
+    handler.send_to_receivers(sample("a", "block", 0))
+    assert wait_until(lambda: len(messages_of("lingering")) == 1)  # the next batch lingers
+    queue = running.get("lingering").queue
+    queue.ready = wakeups = CountingEvent()
+    handler.send_to_receivers(sample("a", "block", 1))  # wakes the idle worker, which lingers
+    for n in range(2, 10):
+        time.sleep(0.05)  # time for a woken worker to wait again
+        handler.send_to_receivers(sample("a", "block", n))
+    # One wake-up for the first append (two if the second came before the worker lingered),
+    # none for the others: each wake-up would take the interpreter from the event loop.
+    assert wakeups.sets <= 2
+    handler.send_to_receivers(sample("a", "block", 10))  # the batch is full: it goes at once
     assert wait_until(lambda: len(messages_of("lingering")) == 11, timeout=10)
     assert [m["data"]["body"]["n"] for m in messages_of("lingering")] == list(range(11))
