@@ -197,6 +197,7 @@ def test_appends_below_the_batch_size_let_a_lingering_receiver_sleep(running, ha
     queue = running.get("lingering").queue
     queue.ready = wakeups = CountingEvent()
     handler.send_to_receivers(sample("a", "block", 1))  # wakes the idle worker, which lingers
+    assert wait_until(lambda: not wakeups.is_set())  # the worker took it, and waits on it now
     for n in range(2, 10):
         time.sleep(0.05)  # time for a woken worker to wait again
         handler.send_to_receivers(sample("a", "block", n))
