@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from handlers.auth.tokens import issue_token
-from tests.fault_support import FaultRig, Load, MotoServer, PortGate, missing_and_duplicated
+from tests.fault_support import READY, FaultRig, Load, MotoServer, PortGate, missing_and_duplicated
 from tests.live import free_port, read_events, wait_until
 
 OUTAGE = 20.0
@@ -135,6 +135,27 @@ def test_dynamodb_unreachable_for_20s(rig, moto):
     missing, duplicated = missing_and_duplicated(sent, items())
     assert (len(missing), duplicated) == (0, {})
     gate.close()
+
+
+def test_a_process_that_never_took_a_report_takes_one_while_postgresql_is_away(rig):
+    """The metric types are read when the process starts, not by its first report: a process
+    whose first report comes during an outage spools it (here: 200), never a 500."""
+    from tests.agent_client import call
+
+    rig.prepare()
+    rig.backend.start()
+    assert wait_until(lambda: READY in rig.backend.log, timeout=60), rig.backend.log
+    token = issue_token("fault-agent")
+    url = rig.backend.url("rest")
+    assert call(url, "/ping", {"id": "fault-first"}, "json", token).status == 200  # the token checked
+    rig.pg.stop()
+    try:
+        report = Load(url, "", token).body("fault-first", 1)
+        reply = call(url, "/data", report, "json", token)
+    finally:
+        rig.pg.start()
+    assert (reply.status, reply.json()) == (200, {"result": "success"})
+    assert wait_until(lambda: ("fault-first", 1) in rig.rows(), timeout=30)
 
 
 def test_sigterm_while_postgresql_is_away_then_restart(rig):

@@ -1,6 +1,7 @@
 """One lifecycle for each server process: what runs beside the server starts and stops here.
 
-``start()`` tells the apps the process serves now (``backend_started``): the
+``start()`` reads the configuration snapshots (metric types, enabled plug-ins), then tells the
+apps the process serves now (``backend_started``): the
 receivers start, and so do the background loops (presence sweep, banned-token
 purge, metrics sampler, the receivers' supervisor). ``stop()`` tells them it is
 stopping (``backend_stopping``): receivers drain and terminate. ``runbackend``
@@ -19,6 +20,7 @@ from collections.abc import Callable
 
 from django.db import connections
 
+from poa_backend.core import snapshot
 from poa_backend.core.signals import backend_started, backend_stopping
 
 logger = logging.getLogger(__name__)
@@ -27,12 +29,14 @@ _running = False
 
 
 def start() -> None:
-    """Tell the apps this process serves now; idempotent."""
+    """Read the configuration, then tell the apps this process serves now; idempotent. With the
+    database away and nothing read yet this raises: ``runbackend`` restarts such a worker."""
     global _running
     with _lock:
         if _running:
             return
         _running = True
+    snapshot.read_all()
     backend_started.send(sender=None)
     atexit.register(stop)
 

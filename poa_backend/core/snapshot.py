@@ -82,6 +82,13 @@ class Snapshot(Generic[T]):
         self._loaded_at = float("-inf")
 
 
+def read_all() -> None:
+    """Read every snapshot (sync: queries the database) before the process serves: a value
+    never read is the one a database outage cannot stand in for, so it is never a caller's."""
+    for snapshot in _all:
+        snapshot.get()
+
+
 def invalidate_all(**kwargs: object) -> None:
     """Forget every snapshot (connected to model saves, so this process sees its own edits at once)."""
     for snapshot in _all:
