@@ -348,15 +348,17 @@ class RunningReceiver:
 
     def _handle_batch(self, messages: list[Message]) -> int:
         """One call for the batch; if it raises, one call per message, so one bad message
-        costs only itself (counted and logged) and the rest of the batch is delivered."""
+        costs only itself (counted and logged) and the rest of the batch is delivered. A sink
+        that is away (a transient failure) costs the batch: every message would fail alike."""
         if not self._ready:
             return len(messages)
-        if self._call("handle_messages", self.instance.handle_messages, messages):
+        failure = self._call("handle_messages", self.instance.handle_messages, messages)
+        if failure is None:
             return 0
-        if len(messages) == 1:
-            return 1
+        if len(messages) == 1 or self.instance.is_transient(failure):
+            return len(messages)
         return sum(
-            not self._call("handle_messages", self.instance.handle_messages, [message])
+            self._call("handle_messages", self.instance.handle_messages, [message]) is not None
             for message in messages
         )
 
@@ -431,14 +433,17 @@ class RunningReceiver:
         close_old_connections()  # a connection the outage broke is replaced on the next try
         self.instance.wait(delay)
 
-    def _call(self, hook: str, method: Any, *args: Any) -> bool:
+    def _call(self, hook: str, method: Any, *args: Any) -> Exception | None:
+        """Run a hook once; its failure (None: it returned). A sink that is away is a warning now
+        and then (``_note_error``); anything else is logged with its traceback."""
         try:
             method(*args)
-            return True
+            return None
         except Exception as exc:
             self._note_error(hook, exc)
-            logger.exception("receiver %s: %s failed", self.name, hook)
-            return False
+            if not self.instance.is_transient(exc):
+                logger.exception("receiver %s: %s failed", self.name, hook)
+            return exc
 
     def _note_error(self, hook: str, exc: Exception) -> None:
         self.stats.last_error = f"{hook}: {type(exc).__name__}: {exc}"

@@ -66,6 +66,16 @@ class RaisingReceiver(ReceiverPlugin):
         raise RuntimeError("this receiver always fails")
 
 
+class SinkAwayReceiver(ReceiverPlugin):
+    """A sink that refuses every connection; counts the calls it was given."""
+
+    calls = 0
+
+    def handle_messages(self, messages: list[Message]) -> None:
+        type(self).calls += 1
+        raise ConnectionRefusedError("the sink is away")
+
+
 class SlowReceiver(RecordingReceiver):
     """Sleeps a second per batch."""
 

@@ -12,7 +12,7 @@ from receivers.dispatch import dispatcher
 from receivers.models import Receiver
 from tests.delivery_support import own_spools  # noqa: F401
 from tests.live import wait_until
-from tests.plugins import recorded
+from tests.plugins import SinkAwayReceiver, recorded
 
 pytestmark = pytest.mark.usefixtures("live_db")
 
@@ -97,6 +97,23 @@ def test_a_raising_receiver_is_counted_and_does_not_stop_a_healthy_one(running, 
     assert wait_until(lambda: running.get("broken").stats.failures == 50)
     assert "RuntimeError" in running.get("broken").stats.last_error
     assert running.get("healthy").stats.delivered == 50
+
+
+def test_a_sink_that_is_away_costs_a_batch_one_call_and_no_traceback(running, handler, caplog):
+    """A transient failure is the sink, not a message: the batch is not retried one message at a
+    time (each call another failure and a logged traceback, for every message of an outage)."""
+    SinkAwayReceiver.calls = 0
+    add_receiver(
+        "away", class_path="tests.plugins.SinkAwayReceiver", metric_types=["ethereum_metrics"], linger=5
+    )
+    running.reload()
+    for n in range(50):
+        handler.send_to_receivers(sample("a", "block", n))
+    stats = running.get("away").stats
+    assert wait_until(lambda: stats.failures == 50)
+    assert SinkAwayReceiver.calls == stats.batches < 50
+    assert "Traceback" not in caplog.text
+    assert "the sink is away" in stats.last_error
 
 
 def test_a_slow_receiver_does_not_delay_send_to_receivers(running, handler):
