@@ -18,12 +18,14 @@ import logging
 import threading
 from collections.abc import Callable
 
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 
 from poa_backend.core import snapshot
 from poa_backend.core.signals import backend_started, backend_stopping
 
 logger = logging.getLogger(__name__)
+#: A step's failures that mean a service it needs is away, not a defect in the step.
+SERVICE_AWAY = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 _lock = threading.Lock()
 _running = False
 
@@ -105,6 +107,9 @@ class Loop:
                 try:
                     self.step()
                     pause = self._pause()
+                except SERVICE_AWAY as exc:  # an outage: one line a try, not a traceback
+                    logger.warning("%s: step failed: %s", self.name, exc)
+                    pause = self.error_pause
                 except Exception:
                     logger.exception("%s: step failed", self.name)
                     pause = self.error_pause

@@ -86,7 +86,8 @@ def read_all() -> None:
     """Read every snapshot (sync: queries the database) before the process serves: a value
     never read is the one a database outage cannot stand in for, so it is never a caller's."""
     for snapshot in _all:
-        snapshot.get()
+        if not snapshot._loaded:
+            snapshot.get()
 
 
 def invalidate_all(**kwargs: object) -> None:
