@@ -80,6 +80,9 @@ class LiveBackend:
     def start(self, *args: str) -> "LiveBackend":
         if not self.ports:
             self.assign_ports()
+        if self.log_path.exists():  # a restart: the last run's log stays beside, as server.log.1, .2...
+            runs = len(list(self.data_dir.glob("server.log*")))
+            self.log_path.rename(self.data_dir / f"server.log.{runs}")
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runbackend", "--no-migrate", *args],
