@@ -5,9 +5,11 @@
   for a bad secret) instead of the 403 Daphne gives for close-before-accept.
 - The ``reason`` of ``websocket.close``: sent in the close frame with the code.
 
-It also stops autobahn from formatting a debug line per frame sent that nothing logs
-(``hltype``/``hlval`` build qualified names, and colours where ``click`` is installed,
-before ``log.debug`` drops them): about a third of the CPU of a large fan-out.
+Its connections send what a loop turn wrote to them at the end of the turn
+(poa_backend/flushing.py). It also stops autobahn from formatting a debug line per frame
+sent that nothing logs (``hltype``/``hlval`` build qualified names, and colours where
+``click`` is installed, before ``log.debug`` drops them): about a third of the CPU of a
+large fan-out.
 
 Its limits, so that no client can exhaust it (docs/security.md):
 
@@ -40,6 +42,7 @@ from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from poa_backend import flushing
 from poa_backend.admission import AdmittedConnection, admitted_http_factory
 from poa_backend.core.conf import poa_settings
 from poa_backend.core.websocket import DENIAL_EXTENSION
@@ -180,6 +183,7 @@ class WebSocketFactory(daphne.ws_protocol.WebSocketFactory):
 # Daphne builds its two factories by these names inside ``Server.run``.
 daphne.server.HTTPFactory = admitted_http_factory
 daphne.server.WebSocketFactory = WebSocketFactory
+flushing.install()
 
 
 class Server(daphne.server.Server):
