@@ -73,6 +73,42 @@ def test_data_must_be_json_within_max_nesting():
         assert refusal(intake.check_json_value, bad) == intake.DATA_NOT_JSON, repr(bad)
 
 
+def test_subclasses_of_the_json_types_are_held_to_the_same_rules():
+    """Decoders give exact types; a handler's own decoder may give subclasses (an OrderedDict,
+    an IntEnum, a str subclass): they pass or fail as their base type would."""
+    import enum
+    from collections import OrderedDict
+
+    class Text(str):
+        pass
+
+    class Level(enum.IntEnum):
+        HIGH = 2
+
+    def nested_in(kind, depth):
+        value = 0
+        for _ in range(depth):
+            value = kind([("k", value)]) if kind is OrderedDict else kind([value])
+        return value
+
+    class Items(list):
+        pass
+
+    intake.check_json_value(
+        OrderedDict(a=[Text("x"), Level.HIGH, 1.5, True, None], b=Items([{Text("k"): 1}]))
+    )
+    intake.check_json_value({"a": nested_in(OrderedDict, 31)})
+    assert refusal(intake.check_json_value, {"a": nested_in(OrderedDict, 32)}) == intake.TOO_DEEP
+    assert refusal(intake.check_json_value, {"a": nested_in(Items, 32)}) == intake.TOO_DEEP
+    for bad in (
+        OrderedDict(a=Text("\ud800")),
+        {Text("\udc00"): 1},
+        Items([float("inf")]),
+        {"a": Items([b"x"])},
+    ):
+        assert refusal(intake.check_json_value, bad) == intake.DATA_NOT_JSON, repr(bad)
+
+
 def test_size():
     intake.check_size(10, limit=10)
     assert refusal(intake.check_size, 11, 10) == intake.TOO_LARGE
