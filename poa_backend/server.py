@@ -38,6 +38,7 @@ import autobahn.twisted.websocket
 import autobahn.websocket.protocol
 import daphne.server
 import daphne.ws_protocol
+from autobahn.exception import PayloadExceededError
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
@@ -45,7 +46,7 @@ from zope.interface import implementer
 from poa_backend import flushing
 from poa_backend.admission import AdmittedConnection, admitted_http_factory
 from poa_backend.core.conf import poa_settings
-from poa_backend.core.websocket import DENIAL_EXTENSION
+from poa_backend.core.websocket import DENIAL_EXTENSION, SEND_TEXTS
 
 OPEN = WebSocketProtocol.STATE_OPEN
 logger = logging.getLogger("poa_backend.runbackend")
@@ -162,6 +163,20 @@ class LimitedWebSocketProtocol(daphne.ws_protocol.WebSocketProtocol):
         if self.state != self.STATE_CLOSED:
             super().serverSend(content, binary)
 
+    def send_texts(self, texts: list[str]) -> None:
+        """Every text a frame (unmasked, unfragmented: as autobahn frames a server's message),
+        all in one write; with compression negotiated, autobahn frames each. Frames for a
+        socket that is closing are dropped, as autobahn drops them."""
+        if self.state != OPEN:
+            return
+        if self._perMessageCompress is not None:
+            for text in texts:
+                self.serverSend(text)
+            return
+        data = text_frames(texts, self.maxMessagePayloadSize)
+        self.write_buffer.written(len(data))
+        self.sendData(data)
+
     def close_unread(self, why: str) -> None:
         """The peer does not read: drop the connection and what is buffered for it."""
         if self.state == self.STATE_CLOSED:
@@ -170,6 +185,25 @@ class LimitedWebSocketProtocol(daphne.ws_protocol.WebSocketProtocol):
         self.wasNotCleanReason = f"write buffer {why}"
         self.write_buffer.stopProducing()
         self.dropConnection(abort=True)
+
+
+def text_frames(texts: list[str], max_payload: int = 0) -> bytes:
+    """RFC 6455 text frames of ``texts``, as a server sends them (FIN, no mask); a payload over
+    ``max_payload`` bytes (0: no limit) raises, as autobahn's ``sendMessage`` does."""
+    parts = []
+    for text in texts:
+        payload = text.encode("utf-8")
+        size = len(payload)
+        if 0 < max_payload < size:
+            raise PayloadExceededError(f"a {size}-byte frame is over the {max_payload}-byte limit")
+        if size < 126:
+            parts.append(bytes((0x81, size)))
+        elif size < 65536:
+            parts.append(b"\x81\x7e" + size.to_bytes(2, "big"))
+        else:
+            parts.append(b"\x81\x7f" + size.to_bytes(8, "big"))
+        parts.append(payload)
+    return b"".join(parts)
 
 
 class WebSocketFactory(daphne.ws_protocol.WebSocketFactory):
@@ -209,7 +243,7 @@ class Server(daphne.server.Server):
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
         if scope.get("type") == "websocket":
-            scope["extensions"] = {**(scope.get("extensions") or {}), DENIAL_EXTENSION: {}}
+            scope["extensions"] = {**(scope.get("extensions") or {}), DENIAL_EXTENSION: {}, SEND_TEXTS: {}}
         return super().create_application(protocol, scope)
 
     def protocol_connected(self, protocol: Any) -> None:
@@ -223,6 +257,10 @@ class Server(daphne.server.Server):
         if kind in ("websocket.http.response.start", "websocket.http.response.body"):
             if protocol in self.connections and not self.connections[protocol].get("disconnected"):
                 self._denial_reply(protocol, message)
+            return
+        if kind == SEND_TEXTS:
+            if protocol in self.connections and not self.connections[protocol].get("disconnected"):
+                protocol.send_texts(message["texts"])
             return
         if kind == "websocket.close" and message.get("reason") and protocol.state == OPEN:
             protocol.sendClose(code=message.get("code") or 1000, reason=message["reason"])

@@ -1,10 +1,13 @@
-"""Refusing a WebSocket handshake with a real HTTP status (401, 400, ...) and body.
+"""Two WebSocket features of our server (``poa_backend.server.Server``, what ``runbackend`` runs)
+beyond plain ASGI, each with its fallback under a server that lacks it.
 
-ASGI's WebSocket Denial Response extension lets an application answer the
-upgrade request with any HTTP response instead of opening the socket. Our
-server (``poa_backend.server.Server``, what ``runbackend`` runs) supports it;
-under a server that does not, the only refusal ASGI has is closing before
-accepting, which the server turns into 403.
+- Refusing a handshake with a real HTTP status (401, 400, ...) and body: ASGI's WebSocket
+  Denial Response extension lets an application answer the upgrade request with any HTTP
+  response instead of opening the socket; elsewhere the only refusal is closing before
+  accepting, which the server turns into 403.
+- Sending many text frames in one message (``send_texts``): the server frames them all
+  and writes them at once, where ``websocket.send`` costs a pass through the server's
+  layers per frame (a dashboard feed sends tens of thousands of frames a second).
 """
 
 from collections.abc import Awaitable, Callable, Iterable
@@ -14,6 +17,8 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 DENIAL_EXTENSION = "websocket.http.response"
+#: Our server's extension: ``{"type": SEND_TEXTS, "texts": [...]}`` sends each as a text frame.
+SEND_TEXTS = "poa.websocket.send_texts"
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -43,6 +48,17 @@ async def deny(
         headers.append((b"content-type", b"application/json"))
     await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
     await send({"type": "websocket.http.response.body", "body": body})
+
+
+async def send_texts(scope: dict[str, Any], send: Send, texts: list[str]) -> None:
+    """Send each of ``texts`` as a text frame, in order, with one ASGI message where the server
+    takes it. ``send`` is the connection's raw ASGI send."""
+    if SEND_TEXTS in (scope.get("extensions") or {}):
+        if texts:
+            await send({"type": SEND_TEXTS, "texts": texts})
+        return
+    for text in texts:
+        await send({"type": "websocket.send", "text": text})
 
 
 class DatabaseFreeConsumer(AsyncWebsocketConsumer):

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from poa_backend.core import metrics
-from poa_backend.core.websocket import DatabaseFreeConsumer, deny
+from poa_backend.core.websocket import DatabaseFreeConsumer, deny, send_texts
 from receivers.dashboard.hub import FEED_LOST_CODE, FeedClosed, Outbox
 
 if TYPE_CHECKING:
@@ -80,11 +80,10 @@ class DashboardConsumer(DatabaseFreeConsumer):
             await self.close(code=code)
 
     async def _send_all(self, frames: list[str]) -> None:
-        # Straight to the server's ASGI send: at 100,000 frames a second Channels' two
-        # ``send`` layers per frame are about 4 % of the event loop.
-        send = self.base_send
-        for frame in frames:
-            await send({"type": "websocket.send", "text": frame})
+        # Straight to the server's ASGI send, every frame of the batch in one message: at
+        # 100,000 frames a second Channels' two ``send`` layers per frame were about 4 % of
+        # the event loop, and the server's own layers per frame 15 %.
+        await send_texts(self.scope, self.base_send, frames)
         self.counted(len(frames))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
