@@ -121,6 +121,16 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     else:
         add("Every core: --workers 2 >= 1.4 x one worker", "not run", None)
 
+    largest = _get(report, "ethstats", "largest_n")
+    if isinstance(largest, dict):
+        add(
+            "ethstats: 2,000 go-ethereum nodes on --workers 2, 10 dashboards, delivery p99 < 250 ms, no loss",
+            f"largest N meeting the bound: {largest.get('1')} on one worker, {largest.get('2')} on two",
+            (largest.get("2") or 0) >= 2000,
+        )
+    else:
+        add("ethstats: 2,000 nodes on --workers 2", "not run", None)
+
     memory = _get(report, "memory", "memory")
     if memory:
         add(

@@ -471,39 +471,47 @@ def memory(options: Options, state: dict[str, Any], count: int = 1000) -> dict[s
 def ethstats(options: Options, state: dict[str, Any]) -> dict[str, Any]:
     """ethstats nodes (the go-ethereum profile) on the reference cadence (node-ping, latency, pending
     and stats every 15 s, a block every 5 s) with dashboards: the largest N with delivery p99 under
-    250 ms and no loss. Nodes share a secret: per-node logins cost a password hash each."""
-    counts = [250, 500, 1000]
+    250 ms and no loss, on one worker (embedded) and on two (PostgreSQL + Redis). Nodes share a
+    secret: per-node logins cost a password hash each."""
+    plans = {1: [250, 500, 1000, 2000], 2: [1000, 2000]}
     secret = secrets.token_urlsafe(16)
-    runs: list[dict[str, Any]] = []
+    runs: dict[str, list[dict[str, Any]]] = {}
     rows = []
-    largest: list[int | None] = [None]
+    largest: dict[str, int | None] = {}
+    for workers, counts in plans.items():
+        runs[str(workers)] = []
+        largest[str(workers)] = None
 
-    def body(backend: Backend) -> None:
-        for count in counts:
-            result = drive(
-                url=backend.url("ethstats"),
-                credentials=[],
-                agents=count,
-                duration=max(options.duration, 20.0),
-                transport="ethstats",
-                mode="realistic",
-                dashboards=options.dashboards,
-                dashboard_url=backend.dashboard_url,
-                dashboard_secret=backend.dashboard_secret,
-                simulation={"profile": "go-ethereum", "secret": secret},
-            )
-            result.pop("timeline", None)
-            runs.append(result)
-            feed = result["dashboards"]
-            p99 = feed["delivery"]["p99_ms"]
-            ok = p99 is not None and p99 < REALISTIC_P99_MS and feed["lost_frames"] == 0
-            rows.append(_row(f"ethstats go-ethereum N={count}", result) | {"met": ok})
-            if not ok:
-                break
-            largest[0] = count
+        def body(backend: Backend, workers: int = workers, counts: list[int] = counts) -> None:
+            for count in counts:
+                result = drive(
+                    url=backend.url("ethstats"),
+                    credentials=[],
+                    agents=count,
+                    duration=max(options.duration, 20.0),
+                    transport="ethstats",
+                    mode="realistic",
+                    dashboards=options.dashboards,
+                    dashboard_url=backend.dashboard_url,
+                    dashboard_secret=backend.dashboard_secret,
+                    simulation={"profile": "go-ethereum", "secret": secret},
+                )
+                result.pop("timeline", None)
+                result["workers"] = workers
+                runs[str(workers)].append(result)
+                feed = result["dashboards"]
+                p99 = feed["delivery"]["p99_ms"]
+                ok = p99 is not None and p99 < REALISTIC_P99_MS and feed["lost_frames"] == 0
+                rows.append(
+                    _row(f"ethstats go-ethereum N={count}, --workers {workers}", result) | {"met": ok}
+                )
+                if not ok:
+                    break
+                largest[str(workers)] = count
 
-    with_backend(options, 0, body, env={"POA_ETHSTATS_SECRETS": secret})
-    return {"runs": runs, "largest_n": largest[0], "rows": rows}
+        shared = {"postgres": True, "redis": True} if workers > 1 else {}
+        with_backend(options, 0, body, env={"POA_ETHSTATS_SECRETS": secret}, workers=workers, **shared)
+    return {"runs": runs, "largest_n": largest, "rows": rows}
 
 
 SCENARIOS = {
