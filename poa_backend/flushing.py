@@ -34,8 +34,8 @@ class TurnFlushedServer(tcp.Server):
 
     def _flush(self) -> None:
         self._flush_due = False
-        if not self.connected or self in self.reactor._writers:
-            return
+        if not self.connected or self._aborting or self in self.reactor._writers:
+            return  # gone, dropped with its buffer (abortConnection), or flushed when writable
         # As the reactor does on a writability event: doWrite, then a failure or the end of
         # a loseConnection closes the connection.
         callWithLogger(self, self.reactor._readOrWrite, self, False)
