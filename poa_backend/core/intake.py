@@ -160,17 +160,18 @@ def agent_id(call: Mapping[str, Any]) -> str:
 def check_json_value(value: object, max_nesting: int | None = None) -> None:
     """Whether ``value`` is safe to hand to receivers as JSON: raises ``DATA_NOT_JSON`` or
     ``TOO_DEEP``. Level by level, so no nesting costs stack; the types decoders give are
-    matched exactly first (a few microseconds for an agent's block), subclasses after."""
+    matched exactly (a few microseconds for an agent's block), and a subclass of a JSON type
+    is checked as its base type, at the same level."""
     limit = int(poa_settings.MAX_NESTING if max_nesting is None else max_nesting)
     level: list[Any] = [value]
     depth = 1
     while level:
         nested: list[Any] = []
-        for item in level:
+        for item in level:  # may grow: a subclass comes back as its base type
             kind = type(item)
             if kind is str:
-                if not item.isascii():
-                    _check_text(item)
+                if not item.isascii() and not is_valid_text(item):
+                    raise Refusal(DATA_NOT_JSON, "a string is not valid Unicode")
             elif kind is dict:
                 if depth > limit:
                     raise Refusal(TOO_DEEP, f"nested deeper than {limit}")
@@ -185,48 +186,23 @@ def check_json_value(value: object, max_nesting: int | None = None) -> None:
                     raise Refusal(TOO_DEEP, f"nested deeper than {limit}")
                 nested += item
             elif kind is float:
-                _check_number(item)
+                if not math.isfinite(item):
+                    raise Refusal(DATA_NOT_JSON, "a number is not finite")
             else:
-                _check_subclass(item, depth, limit, nested)
+                level.append(_as_base_type(item))
         level = nested
         depth += 1
 
 
-def _check_text(text: str) -> None:
-    if not text.isascii() and not is_valid_text(text):
-        raise Refusal(DATA_NOT_JSON, "a string is not valid Unicode")
-
-
-def _check_number(number: float) -> None:
-    if not math.isfinite(number):
-        raise Refusal(DATA_NOT_JSON, "a number is not finite")
-
-
-def _check_container(item: dict | list, depth: int, limit: int, nested: list[Any]) -> None:
-    """A dict's keys, and its values or a list's items onto ``nested`` (the next level)."""
-    if depth > limit:
-        raise Refusal(TOO_DEEP, f"nested deeper than {limit}")
-    if isinstance(item, dict):
-        for key in item:
-            if not isinstance(key, str) or not (key.isascii() or is_valid_text(key)):
-                raise Refusal(DATA_NOT_JSON, "a key is not a valid string")
-        nested += item.values()
-    else:
-        nested += item
-
-
-def _check_subclass(item: object, depth: int, limit: int, nested: list[Any]) -> None:
-    """What ``check_json_value`` did not match exactly: subclasses of the JSON types, or no JSON."""
-    if isinstance(item, bool | int):
-        return
-    if isinstance(item, str):
-        _check_text(item)
-    elif isinstance(item, float):
-        _check_number(item)
-    elif isinstance(item, dict | list):
-        _check_container(item, depth, limit, nested)
-    else:
-        raise Refusal(DATA_NOT_JSON, f"{type(item).__name__} has no JSON form")
+def _as_base_type(item: object) -> object:
+    """A subclass of a JSON type as that type (its keys and items unchanged), else ``DATA_NOT_JSON``."""
+    for base in (str, int, float, dict, list):
+        if isinstance(item, base):
+            converted = base(item)
+            if type(converted) is base:  # a conversion overridden to give a subclass again: no
+                return converted
+            break
+    raise Refusal(DATA_NOT_JSON, f"{type(item).__name__} has no JSON form")
 
 
 def _data_fields(call: Mapping[str, Any], type_known: bool) -> tuple[str, dict[str, Any]]:
