@@ -24,7 +24,8 @@ from poa_backend.core import snapshot
 from poa_backend.core.signals import backend_started, backend_stopping
 
 logger = logging.getLogger(__name__)
-#: A step's failures that mean a service it needs is away, not a defect in the step.
+#: Failures that mean a service is away (database, network), not a defect: a loop's step logs
+#: them as a line, a receiver's hook retries (``ReceiverPlugin.is_transient``).
 SERVICE_AWAY = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 _lock = threading.Lock()
 _running = False

@@ -10,8 +10,8 @@ import threading
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError
 
+from poa_backend.core.lifecycle import SERVICE_AWAY
 from poa_backend.core.message import Message
 from poa_backend.core.plugins import Plugin
 
@@ -77,8 +77,7 @@ class ReceiverPlugin(Plugin):
     def is_transient(self, exc: Exception) -> bool:
         """Whether a hook's failure is the sink being away (retry later) rather than the message
         being refused (a dead letter): connection lost or refused, timeouts, a database outage."""
-        transient = TransientError | ConnectionError | TimeoutError | OperationalError | InterfaceError
-        return isinstance(exc, transient)
+        return isinstance(exc, (TransientError, *SERVICE_AWAY))
 
     def figures(self) -> dict[str, float]:
         """What this receiver counts for operators (rows stored, retries...): shown in the admin's
