@@ -255,17 +255,21 @@ class Server(daphne.server.Server):
     async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind in ("websocket.http.response.start", "websocket.http.response.body"):
-            if protocol in self.connections and not self.connections[protocol].get("disconnected"):
+            if self._still_connected(protocol):
                 self._denial_reply(protocol, message)
             return
         if kind == SEND_TEXTS:
-            if protocol in self.connections and not self.connections[protocol].get("disconnected"):
+            if self._still_connected(protocol):
                 protocol.send_texts(message["texts"])
             return
         if kind == "websocket.close" and message.get("reason") and protocol.state == OPEN:
             protocol.sendClose(code=message.get("code") or 1000, reason=message["reason"])
             return
         await super().handle_reply(protocol, message)
+
+    def _still_connected(self, protocol: Any) -> bool:
+        """Daphne's own test before it hands a reply to a protocol."""
+        return protocol in self.connections and not self.connections[protocol].get("disconnected")
 
     def _denial_reply(self, protocol: Any, message: dict[str, Any]) -> None:
         """Collect the denial response; once complete, write it in place of the handshake answer."""
