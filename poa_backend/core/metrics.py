@@ -78,6 +78,17 @@ RECEIVER_QUEUE_DEPTH = Gauge(
     ["receiver"],
     multiprocess_mode="livesum",
 )
+GC_PAUSE_SECONDS = Histogram(
+    "poa_gc_pause_seconds",
+    "Time one cyclic garbage collection stopped a serving process, by generation (poa_backend/garbage.py).",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+GC_FROZEN_OBJECTS = Gauge(
+    "poa_gc_frozen_objects",
+    "Objects a serving process kept out of garbage collection once started (the largest of live processes).",
+    multiprocess_mode="livemax",
+)
 CONNECTIONS = Gauge(
     "poa_connections",
     "Open WebSocket connections by kind: agent, dashboard (the feed) and browser (the web page).",

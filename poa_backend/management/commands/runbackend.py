@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from poa_backend import garbage
 from poa_backend.core import lifecycle
 from poa_backend.core.plugins import LISTEN_BACKLOG, Listener, active_plugins, configured_plugins
 from poa_backend.server import Server
@@ -96,6 +97,7 @@ class Command(BaseCommand):
         if options["inherit_listeners"]:
             inherited = parse_inherited(options["inherit_listeners"])
             adopt_listeners(server, inherited, {listener.port: listener for listener in listeners})
+        garbage.settle()
         try:
             server.run()
         finally:
