@@ -7,6 +7,7 @@ answers: every body is decoded and its ``id`` checked (a 400 or 422 must be told
 401), but the walk over ``data`` and the metric-type look-up run only for a valid token.
 """
 
+import functools
 from typing import Any
 
 from django.http import HttpRequest
@@ -63,6 +64,11 @@ def agent_call_schema(summary: str, description: str, with_data: bool = False) -
     )
 
 
+@functools.cache
+def _instances(classes: tuple[type, ...]) -> tuple[Any, ...]:
+    return tuple(cls() for cls in classes)
+
+
 class AgentCallView(APIView):
     """A POA call, served on the event loop (``poa_backend.http``): DRF's dispatch with the
     steps that may block awaited. ``self.call`` and ``self.agent_id`` are set and the token
@@ -104,6 +110,24 @@ class AgentCallView(APIView):
 
     def get_exception_handler(self) -> Any:
         return protocol_exception_handler
+
+    # DRF builds its parsers, renderers, authenticators, permissions and negotiator anew for
+    # every request; these keep no state, so every agent call shares one of each.
+
+    def get_parsers(self) -> tuple[Any, ...]:
+        return _instances(tuple(self.parser_classes))
+
+    def get_renderers(self) -> tuple[Any, ...]:
+        return _instances(tuple(self.renderer_classes))
+
+    def get_authenticators(self) -> tuple[Any, ...]:
+        return _instances(tuple(self.authentication_classes))
+
+    def get_permissions(self) -> tuple[Any, ...]:
+        return _instances(tuple(self.permission_classes))
+
+    def get_content_negotiator(self) -> Any:
+        return _instances((self.content_negotiation_class,))[0]
 
     async def post(self, request: Request) -> Response:
         raise NotImplementedError
