@@ -5,9 +5,10 @@ Once started, a serving process holds some 140,000 objects that live as long as 
 each full collection: about 100 ms with the event loop stopped, several times in ten
 seconds of agent traffic, which made most of the dashboards' delivery p99 at max rate. So
 they are moved out of its sight once the process has started (``gc.freeze``), and the
-youngest generation is collected after 10,000 net allocations rather than 700: most of a
-request's objects are freed by reference counting before a collection looks at them, so
-collections were mostly wasted walks. Cycles are still collected, only less often.
+youngest generation is collected after 2,000 net allocations rather than 700: most of a
+request's objects are freed by reference counting before a collection looks at them.
+Higher thresholds were faster still, but let garbage cycles pile up (10,000: twice the
+memory per connected agent in ``bench memory``).
 
 Each collection's pause is measured (``poa_gc_pause_seconds``), so an operator sees
 whether the collector is what a latency spike was.
@@ -20,9 +21,9 @@ from typing import Any
 from poa_backend.core.metrics import GC_FROZEN_OBJECTS, GC_PAUSE_SECONDS
 
 #: Collect the youngest generation after this many net allocations (Python's default: 700),
-#: the middle one after this many young collections (10) and the oldest after this many of
-#: the middle one (10), and then only when it has grown by a quarter.
-THRESHOLDS = (10_000, 50, 100)
+#: the middle one after this many young collections and the oldest after this many of the
+#: middle one (Python's defaults), and then only when it has grown by a quarter.
+THRESHOLDS = (2_000, 10, 10)
 
 _started_at: list[float] = []
 
