@@ -11,14 +11,18 @@ Higher thresholds were faster still, but let garbage cycles pile up (10,000: twi
 memory per connected agent in ``bench memory``).
 
 Each collection's pause is measured (``poa_gc_pause_seconds``), so an operator sees
-whether the collector is what a latency spike was.
+whether the collector is what a latency spike was. The measuring callback takes no lock: a
+collection starts wherever its thread allocates, also inside prometheus-client holding its
+own lock (creating a labelled child), where observing the histogram would wait on that lock
+forever. It notes the pause in a deque; the metrics sampler moves it to the histogram.
 """
 
 import gc
 import time
+from collections import deque
 from typing import Any
 
-from poa_backend.core.metrics import GC_FROZEN_OBJECTS, GC_PAUSE_SECONDS
+from poa_backend.core.metrics import GC_FROZEN_OBJECTS, GC_PAUSE_SECONDS, register_sampler
 
 #: Collect the youngest generation after this many net allocations (Python's default: 700),
 #: the middle one after this many young collections and the oldest after this many of the
@@ -26,15 +30,26 @@ from poa_backend.core.metrics import GC_FROZEN_OBJECTS, GC_PAUSE_SECONDS
 THRESHOLDS = (2_000, 10, 10)
 
 _started_at: list[float] = []
+#: (generation, seconds) of the collections not reported yet; bounded should no sampler run.
+_pauses: deque[tuple[int, float]] = deque(maxlen=10_000)
 
 
 def _time_collection(phase: str, info: dict[str, Any]) -> None:
+    """The collector's callback: no lock, no metric call (see the module's docstring)."""
     if phase == "start":
         _started_at[:] = [time.perf_counter()]
     elif _started_at:
-        GC_PAUSE_SECONDS.labels(generation=str(info["generation"])).observe(
-            time.perf_counter() - _started_at.pop()
-        )
+        _pauses.append((info["generation"], time.perf_counter() - _started_at.pop()))
+
+
+def report_pauses() -> None:
+    """Move the pauses measured since the last call into ``poa_gc_pause_seconds``."""
+    while True:
+        try:
+            generation, seconds = _pauses.popleft()
+        except IndexError:  # none left (a scrape and the sampler may both be reporting)
+            return
+        GC_PAUSE_SECONDS.labels(generation=str(generation)).observe(seconds)
 
 
 def settle() -> None:
@@ -46,3 +61,4 @@ def settle() -> None:
     gc.set_threshold(*THRESHOLDS)
     if _time_collection not in gc.callbacks:
         gc.callbacks.append(_time_collection)
+    register_sampler(report_pauses)
