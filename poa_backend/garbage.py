@@ -11,10 +11,13 @@ Higher thresholds were faster still, but let garbage cycles pile up (10,000: twi
 memory per connected agent in ``bench memory``).
 
 Each collection's pause is measured (``poa_gc_pause_seconds``), so an operator sees
-whether the collector is what a latency spike was. The measuring callback takes no lock: a
+whether the collector is what a latency spike was, and what it freed is counted
+(``poa_gc_collected_objects_total``): objects only the collector can free are reference
+cycles, which a request path should not make (DRF's view and its Request and Response did,
+see ``handlers.rest.views.released``). The measuring callback takes no lock: a
 collection starts wherever its thread allocates, also inside prometheus-client holding its
 own lock (creating a labelled child), where observing the histogram would wait on that lock
-forever. It notes the pause in a deque; the metrics sampler moves it to the histogram.
+forever. It notes each collection in a deque; the metrics sampler moves them to the metrics.
 """
 
 import gc
@@ -22,7 +25,7 @@ import time
 from collections import deque
 from typing import Any
 
-from poa_backend.core.metrics import GC_FROZEN_OBJECTS, GC_PAUSE_SECONDS, register_sampler
+from poa_backend.core.metrics import GC_COLLECTED, GC_FROZEN_OBJECTS, GC_PAUSE_SECONDS, register_sampler
 
 #: Collect the youngest generation after this many net allocations (Python's default: 700),
 #: the middle one after this many young collections and the oldest after this many of the
@@ -30,8 +33,9 @@ from poa_backend.core.metrics import GC_FROZEN_OBJECTS, GC_PAUSE_SECONDS, regist
 THRESHOLDS = (2_000, 10, 10)
 
 _started_at: list[float] = []
-#: (generation, seconds) of the collections not reported yet; bounded should no sampler run.
-_pauses: deque[tuple[int, float]] = deque(maxlen=10_000)
+#: (generation, seconds, objects freed) of the collections not reported yet; bounded should no
+#: sampler run.
+_collections: deque[tuple[int, float, int]] = deque(maxlen=10_000)
 
 
 def _time_collection(phase: str, info: dict[str, Any]) -> None:
@@ -39,17 +43,20 @@ def _time_collection(phase: str, info: dict[str, Any]) -> None:
     if phase == "start":
         _started_at[:] = [time.perf_counter()]
     elif _started_at:
-        _pauses.append((info["generation"], time.perf_counter() - _started_at.pop()))
+        seconds = time.perf_counter() - _started_at.pop()
+        _collections.append((info["generation"], seconds, info["collected"]))
 
 
-def report_pauses() -> None:
-    """Move the pauses measured since the last call into ``poa_gc_pause_seconds``."""
+def report_collections() -> None:
+    """Move the collections noted since the last call into the metrics."""
     while True:
         try:
-            generation, seconds = _pauses.popleft()
+            generation, seconds, collected = _collections.popleft()
         except IndexError:  # none left (a scrape and the sampler may both be reporting)
             return
         GC_PAUSE_SECONDS.labels(generation=str(generation)).observe(seconds)
+        if collected:
+            GC_COLLECTED.labels(generation=str(generation)).inc(collected)
 
 
 def settle() -> None:
@@ -61,4 +68,4 @@ def settle() -> None:
     gc.set_threshold(*THRESHOLDS)
     if _time_collection not in gc.callbacks:
         gc.callbacks.append(_time_collection)
-    register_sampler(report_pauses)
+    register_sampler(report_collections)

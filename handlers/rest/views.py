@@ -64,6 +64,20 @@ def agent_call_schema(summary: str, description: str, with_data: bool = False) -
     )
 
 
+def released(response: Response, request: Request) -> Response:
+    """``response`` rendered, and what DRF left pointing back at the view dropped.
+
+    DRF's view, its Request and its Response refer to one another (``parser_context``,
+    ``renderer_context``), so every call's thirty-odd objects were left to the cyclic garbage
+    collector, and walked by each young collection until then. Rendered now (as the server
+    would next), nothing needs those contexts: reference counting frees the call once answered.
+    """
+    response.render()
+    response.renderer_context = None
+    request.parser_context = None
+    return response
+
+
 @functools.cache
 def _instances(classes: tuple[type, ...]) -> tuple[Any, ...]:
     return tuple(cls() for cls in classes)
@@ -105,8 +119,7 @@ class AgentCallView(APIView):
             response = await self.post(request)
         except Exception as exc:
             response = self.handle_exception(exc)
-        self.response = self.finalize_response(request, response, *args, **kwargs)
-        return self.response
+        return released(self.finalize_response(request, response, *args, **kwargs), request)
 
     def get_exception_handler(self) -> Any:
         return protocol_exception_handler

@@ -84,6 +84,11 @@ GC_PAUSE_SECONDS = Histogram(
     ["generation"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
+GC_COLLECTED = Counter(
+    "poa_gc_collected_objects",
+    "Unreachable objects the cyclic garbage collector freed, by generation: reference cycles made.",
+    ["generation"],
+)
 GC_FROZEN_OBJECTS = Gauge(
     "poa_gc_frozen_objects",
     "Objects a serving process kept out of garbage collection once started (the largest of live processes).",
