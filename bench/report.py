@@ -98,14 +98,24 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     else:
         add("Fan-out: 500 dashboards at 200 msg/s", "not run", None)
 
-    storage = _get(report, "storage", "storage", "storage")
-    if storage:
-        lag = storage["lag"]["p99_ms"]
-        met = (storage["rows_per_s"] or 0) >= 10_000 and lag is not None and lag < 2000
+    storage_runs = _get(report, "storage", "runs") or {}
+    if storage_runs:
+        figures = []
+        best = None
+        for count, run in sorted(storage_runs.items()):
+            figure = run["storage"]
+            lag = figure["lag"]["p99_ms"]
+            met = (figure["rows_per_s"] or 0) >= 10_000 and lag is not None and lag < 2000
+            met = met and figure["missing_rows"] == 0
+            best = met if best is None else best or met
+            figures.append(
+                f"{count} worker(s): {figure['rows_per_s']} rows/s, lag p99 {lag} ms, "
+                f"missing {figure['missing_rows']}"
+            )
         add(
-            "Storage: >= 10,000 statistics rows/s into PostgreSQL, lag p99 < 2 s",
-            f"{storage['rows_per_s']} rows/s, lag p99 {lag} ms, missing {storage['missing_rows']}",
-            met,
+            "Storage: >= 10,000 statistics rows/s into PostgreSQL, lag p99 < 2 s (--workers 2 allowed)",
+            "; ".join(figures),
+            best,
         )
     else:
         add("Storage: >= 10,000 rows/s", "not run", None)

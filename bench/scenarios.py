@@ -288,7 +288,8 @@ def fanout(
 
 
 def storage(options: Options, state: dict[str, Any]) -> dict[str, Any]:
-    """Statistics at max rate into PostgreSQL through the storage receivers: rows/s and lag."""
+    """Statistics at max rate into PostgreSQL through the storage receivers, on one worker and
+    on two: rows/s and lag."""
 
     def body(backend: Backend) -> dict[str, Any]:
         result = drive(
@@ -312,27 +313,37 @@ def storage(options: Options, state: dict[str, Any]) -> dict[str, Any]:
             time.sleep(0.25)
         return result
 
-    result = with_backend(options, options.agents, body, postgres=True, redis=True)
-    timeline = result.pop("timeline")
-    samples = result.pop("samples")
+    runs = {}
+    rows = []
+    for count in (1, 2):
+        result = with_backend(options, options.agents, body, workers=count, postgres=True, redis=True)
+        result["workers"] = count
+        figures = _storage_figures(result.pop("timeline"), result.pop("samples"), result["accepted"])
+        result["storage"] = figures
+        runs[str(count)] = result
+        row = _row(f"storage (statistics -> PostgreSQL), --workers {count}", result)
+        row.update({"rows/s": figures["rows_per_s"], "lag p99 ms": figures["lag"]["p99_ms"]})
+        rows.append(row)
+    return {"runs": runs, "rows": rows}
+
+
+def _storage_figures(timeline: list, samples: list, accepted: int) -> dict[str, Any]:
+    """Rows/s between the first row and the last sample, and the lag of each sample: how long
+    ago the agents had seen that many rows accepted."""
     rows = samples[-1][1] if samples else 0
     first = next((t for t, count in samples if count > 0), None)
     last = samples[-1][0] if samples else None
-    # Lag: for each sample, how long ago the agents had seen that many rows accepted.
     lags = []
     for when, count in samples:
-        accepted_at = next((t for t, accepted in timeline if accepted >= count), None)
+        accepted_at = next((t for t, seen in timeline if seen >= count), None)
         if accepted_at is not None and count:
             lags.append(max(0.0, when - accepted_at))
-    result["storage"] = {
+    return {
         "rows": rows,
         "rows_per_s": round(rows / max(1e-9, (last - first)), 1) if first and last and last > first else None,
         "lag": summarize_latencies(lags),
-        "missing_rows": max(0, result["accepted"] - rows),
+        "missing_rows": max(0, accepted - rows),
     }
-    row = _row("storage (statistics -> PostgreSQL)", result)
-    row.update({"rows/s": result["storage"]["rows_per_s"], "lag p99 ms": result["storage"]["lag"]["p99_ms"]})
-    return {"storage": result, "rows": [row]}
 
 
 def realistic(options: Options, state: dict[str, Any]) -> dict[str, Any]:
