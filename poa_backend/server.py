@@ -6,10 +6,11 @@
 - The ``reason`` of ``websocket.close``: sent in the close frame with the code.
 
 Its connections send what a loop turn wrote to them at the end of the turn
-(poa_backend/flushing.py). It also stops autobahn from formatting a debug line per frame
-sent that nothing logs (``hltype``/``hlval`` build qualified names, and colours where
-``click`` is installed, before ``log.debug`` drops them): about a third of the CPU of a
-large fan-out.
+(poa_backend/flushing.py). It also stops autobahn from formatting debug lines that nothing
+logs, before ``log.debug`` drops them: one per frame sent (``hltype``/``hlval`` build
+qualified names, and colours where ``click`` is installed), about a third of the CPU of a
+large fan-out; and one per connection opened (``pformat`` of its 29 settings, on the event
+loop: 1.4 % of the server's CPU for an agent's connection and first call).
 
 Its limits, so that no client can exhaust it (docs/security.md):
 
@@ -53,12 +54,13 @@ logger = logging.getLogger("poa_backend.runbackend")
 
 
 def _unformatted(value: Any, *args: Any, **kwargs: Any) -> str:
-    """Stands in for autobahn's debug-line highlighters; Daphne never logs those lines."""
+    """Stands in for autobahn's debug-line formatters; Daphne never logs those lines."""
     return ""
 
 
 autobahn.websocket.protocol.hltype = _unformatted
 autobahn.websocket.protocol.hlval = _unformatted
+autobahn.websocket.protocol.pformat = _unformatted  # else only for timings, which Daphne never tracks
 
 _transport_channel_id = autobahn.twisted.util.transport_channel_id
 
