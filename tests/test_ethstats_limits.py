@@ -68,8 +68,12 @@ def test_garbage_closes_only_the_connection_that_sent_it(live_backend, recording
                         assert (
                             await login(bad, GoEthereum(f"bad-{len(name)}", SHARED_SECRET).hello()) == READY
                         )
-                    await bad.send(frame)
-                    code = await closed_code(bad)
+                    try:
+                        await bad.send(frame)
+                    except ConnectionClosed as closed:  # ended while the 2 MB frame was still going out
+                        code = closed.rcvd.code if closed.rcvd else 1006
+                    else:
+                        code = await closed_code(bad)
                     # Past the server's own message limit (1 MiB) the server ends the connection itself.
                     assert code in ((4009, 1009, 1006) if name == "a 2 MB frame" else (4007,)), (name, code)
                 assert await pong_seconds(good) < 2.0, name
