@@ -101,13 +101,16 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     storage_runs = _get(report, "storage", "runs") or {}
     if storage_runs:
         figures = []
-        best = None
+        met = []
         for count, run in sorted(storage_runs.items()):
             figure = run["storage"]
             lag = figure["lag"]["p99_ms"]
-            met = (figure["rows_per_s"] or 0) >= 10_000 and lag is not None and lag < 2000
-            met = met and figure["missing_rows"] == 0
-            best = met if best is None else best or met
+            met.append(
+                (figure["rows_per_s"] or 0) >= 10_000
+                and lag is not None
+                and lag < 2000
+                and figure["missing_rows"] == 0
+            )
             figures.append(
                 f"{count} worker(s): {figure['rows_per_s']} rows/s, lag p99 {lag} ms, "
                 f"missing {figure['missing_rows']}"
@@ -115,7 +118,7 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         add(
             "Storage: >= 10,000 statistics rows/s into PostgreSQL, lag p99 < 2 s (--workers 2 allowed)",
             "; ".join(figures),
-            best,
+            any(met),
         )
     else:
         add("Storage: >= 10,000 rows/s", "not run", None)

@@ -42,7 +42,12 @@ async def closed_code(socket) -> int:
         while True:
             await asyncio.wait_for(socket.recv(), WAIT)
     except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd else 1006
+        return code_of(closed)
+
+
+def code_of(closed: ConnectionClosed) -> int:
+    """The close code the server sent, 1006 when the connection ended without one."""
+    return closed.rcvd.code if closed.rcvd else 1006
 
 
 async def pong_seconds(socket) -> float:
@@ -71,7 +76,7 @@ def test_garbage_closes_only_the_connection_that_sent_it(live_backend, recording
                     try:
                         await bad.send(frame)
                     except ConnectionClosed as closed:  # ended while the 2 MB frame was still going out
-                        code = closed.rcvd.code if closed.rcvd else 1006
+                        code = code_of(closed)
                     else:
                         code = await closed_code(bad)
                     # Past the server's own message limit (1 MiB) the server ends the connection itself.
