@@ -13,7 +13,6 @@ from typing import Any
 from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,11 +23,11 @@ from handlers.rest.authentication import BearerTokenAuthentication, HasAgentToke
 from handlers.rest.bodies import read_call
 from handlers.rest.exceptions import protocol_exception_handler
 from handlers.rest.negotiation import JSONAnswerNegotiation
+from handlers.rest.renderers import SUCCESS, AgentAnswerRenderer
 from handlers.transports import note_transport_soon
 from poa_backend.core import intake
 from poa_backend.core.handler import HandlerPlugin
 
-SUCCESS = {"result": "success"}
 SCHEMA_TAG = "POA agent calls (REST handler)"
 
 
@@ -92,7 +91,7 @@ class AgentCallView(APIView):
     handler: HandlerPlugin | None = None
     http_method_names = ["post"]
     parser_classes = PROTOCOL_PARSERS
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [AgentAnswerRenderer]
     content_negotiation_class = JSONAnswerNegotiation
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [HasAgentToken]
