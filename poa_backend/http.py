@@ -26,6 +26,7 @@ place rather than through Django's async adapter, which would hop to a thread fo
 """
 
 import asyncio
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -36,7 +37,7 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import response_for_exception
 from django.core.signals import request_started
 from django.http import FileResponse, HttpRequest, HttpResponseBase
-from django.urls import Resolver404, get_resolver, set_script_prefix
+from django.urls import Resolver404, ResolverMatch, get_resolver, set_script_prefix
 from django.utils.module_loading import import_string
 
 from poa_backend.core.conf import poa_settings
@@ -75,6 +76,18 @@ class InlineHooks:
 
 def _never_called(request: HttpRequest) -> HttpResponseBase:
     raise AssertionError("inline hooks call the view themselves")
+
+
+@functools.lru_cache(maxsize=256)
+def async_view_at(urlconf: Any, path: str) -> ResolverMatch | None:
+    """The match for ``path`` when its view is async, else None. Agent calls come to a few
+    paths, each resolved once per set of routes (a ``urlconf`` is rebuilt when the running
+    plug-ins change) rather than walked through every plug-in's patterns per call."""
+    try:
+        match = get_resolver(urlconf).resolve(path)
+    except Resolver404:
+        return None
+    return match if iscoroutinefunction(match.func) else None
 
 
 class PooledASGIHandler(ASGIHandler):
@@ -124,11 +137,8 @@ class PooledASGIHandler(ASGIHandler):
         request, response = self.create_request(scope, body_file)
         if request is not None:
             request.urlconf = await acurrent_urlconf(local_port(scope))
-            try:
-                match = get_resolver(request.urlconf).resolve(request.path_info)
-            except Resolver404:
-                return False
-            if not iscoroutinefunction(match.func):
+            match = async_view_at(request.urlconf, request.path_info)
+            if match is None:
                 return False
             request.resolver_match = match
             try:
