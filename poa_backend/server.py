@@ -7,10 +7,10 @@
 
 Its connections send what a loop turn wrote to them at the end of the turn
 (poa_backend/flushing.py). It also stops autobahn from formatting debug lines that nothing
-logs, before ``log.debug`` drops them: one per frame sent (``hltype``/``hlval`` build
-qualified names, and colours where ``click`` is installed), about a third of the CPU of a
-large fan-out; and one per connection opened (``pformat`` of its 29 settings, on the event
-loop: 1.4 % of the server's CPU for an agent's connection and first call).
+logs, before ``log.debug`` drops them: one per frame sent and one per read (``hltype`` and
+``hlval`` build qualified names, and colours where ``click`` is installed), about a third of
+the CPU of a large fan-out; and one per connection opened (``pformat`` of its 29 settings,
+on the event loop: 1.4 % of the server's CPU for an agent's connection and first call).
 
 Its limits, so that no client can exhaust it (docs/security.md):
 
@@ -58,8 +58,8 @@ def _unformatted(value: Any, *args: Any, **kwargs: Any) -> str:
     return ""
 
 
-autobahn.websocket.protocol.hltype = _unformatted
-autobahn.websocket.protocol.hlval = _unformatted
+for _module in (autobahn.websocket.protocol, autobahn.twisted.websocket):  # the second: per read
+    _module.hltype = _module.hlval = _unformatted
 autobahn.websocket.protocol.pformat = _unformatted  # else only for timings, which Daphne never tracks
 
 _transport_channel_id = autobahn.twisted.util.transport_channel_id
