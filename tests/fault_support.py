@@ -14,6 +14,7 @@ from glob import glob
 from pathlib import Path
 
 from bench.backend import free_port
+from tests.agent_client import Reply
 
 
 def wait_for(port: int, up: bool, timeout: float = 30.0) -> None:
@@ -287,6 +288,11 @@ class FaultRig:
         self.pg.destroy()
 
 
+def answer(call: str, reply: Reply) -> str:
+    """How a REST answer is counted: its status, and for an error its body, which says why."""
+    return f"{call} {reply.status}" if reply.status < 400 else f"{call} {reply.status} {reply.body[:80]!r}"
+
+
 class Load:
     """Steady numbered reports from agents, half over REST, half over the agent socket, each
     agent one call at a time; what was answered success is counted per agent."""
@@ -350,9 +356,9 @@ class Load:
             n += 1
             try:
                 reply = call(self.rest_url, "/data", self.body(agent, n), "json", self.token)
-                self._count(f"data {reply.status}", agent if reply.status == 200 else None, n)
+                self._count(answer("data", reply), agent if reply.status == 200 else None, n)
                 ping = call(self.rest_url, "/ping", {"id": agent}, "json", self.token)
-                self._count(f"ping {ping.status}")
+                self._count(answer("ping", ping))
             except OSError as exc:  # the backend restarting
                 self._count(f"rest {type(exc).__name__}")
             self._stop.wait(self.interval)

@@ -182,10 +182,16 @@ def test_kill_9_of_a_worker_then_of_the_parent_and_its_workers_then_restart(rig)
         rig.pg.stop()  # so the spools hold what the kills must not lose
         time.sleep(3)
         worker = rig.worker_pids()[0]
+        logged = len(rig.backend.log)
         os_kill(worker)
         assert wait_until(lambda: len(rig.worker_pids()) == 2 and worker not in rig.worker_pids(), timeout=15)
         time.sleep(3)
         rig.pg.start()
+        # The replacement serves once it has read the configuration (its READY). A process that
+        # never checked the token answers 503 while the database is away, so it gets two
+        # seconds of calls to check it before the next outage, however long its start took
+        # (on a busy machine, longer than the two seconds this once waited in all).
+        assert wait_until(lambda: READY in rig.backend.log[logged:], timeout=60), rig.backend.log
         time.sleep(2)
         rig.pg.stop()
         time.sleep(3)
