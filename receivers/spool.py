@@ -178,12 +178,15 @@ class Spool(_WorkerWakeUp):
         self._soon: dict[asyncio.AbstractEventLoop, list[tuple[float, bytes, asyncio.Future[None]]]] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = self._connect(fsync)
-        # The delivery thread checkpoints (``remove``); appends never stall on copying the log.
-        self._writer.execute("PRAGMA wal_autocheckpoint=0")
         self._writer.execute(
             "CREATE TABLE IF NOT EXISTS spool "
             "(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, body BLOB NOT NULL)"
         )
+        #: The event loop's own writer, which never waits for another's lock: a commit there is
+        #: one call into SQLite (each call lets a busy thread take the interpreter from the loop).
+        self._loop_writer = self._connect(fsync) if self._inline_commits else None
+        if self._loop_writer is not None:
+            self._loop_writer.execute("PRAGMA busy_timeout=0")
         self._reader = self._connect(fsync)
         depth, size = self._reader.execute(
             "SELECT count(*), coalesce(sum(length(body)), 0) FROM spool"
@@ -200,6 +203,8 @@ class Spool(_WorkerWakeUp):
         )
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+        # The delivery thread checkpoints (``remove``); appends never stall on copying the log.
+        db.execute("PRAGMA wal_autocheckpoint=0")
         return db
 
     def append(self, body: bytes, bounded: bool = True) -> None:
@@ -257,13 +262,11 @@ class Spool(_WorkerWakeUp):
         rows = [(at, body) for at, body, _ in waiting]
         began = time.monotonic()
         error: sqlite3.Error | None = None
-        self._writer.execute("PRAGMA busy_timeout=0")  # never wait for a lock here
         try:
-            self._insert(rows)
+            self._insert(rows, self._loop_writer)
         except sqlite3.Error as exc:
             error = exc
         finally:
-            self._writer.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._write_lock.release()
         busy = getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
         with self._state:
@@ -365,20 +368,22 @@ class Spool(_WorkerWakeUp):
             commit.done = True
             self._settle(len(commit.rows), commit.size, commit.error)
 
-    def _insert(self, rows: list[tuple[float, bytes]]) -> None:
-        """One transaction for ``rows``; up to ``ROWS_PER_STATEMENT`` of them in one statement,
-        so a commit costs one call into SQLite (each call lets other threads take the
-        interpreter, which a busy process may not give back for milliseconds)."""
+    def _insert(self, rows: list[tuple[float, bytes]], db: sqlite3.Connection | None = None) -> None:
+        """One transaction for ``rows`` on ``db`` (the writer by default); up to
+        ``ROWS_PER_STATEMENT`` of them in one statement, so a commit costs one call into SQLite
+        (each call lets other threads take the interpreter, which a busy process may not give
+        back for milliseconds)."""
+        db = db or self._writer
         if len(rows) <= ROWS_PER_STATEMENT:
-            self._writer.execute(_insert_statement(len(rows)), [value for row in rows for value in row])
+            db.execute(_insert_statement(len(rows)), [value for row in rows for value in row])
             return
-        self._writer.execute("BEGIN IMMEDIATE")
+        db.execute("BEGIN IMMEDIATE")
         try:
-            self._writer.executemany(_insert_statement(1), rows)
-            self._writer.execute("COMMIT")
+            db.executemany(_insert_statement(1), rows)
+            db.execute("COMMIT")
         finally:
-            if self._writer.in_transaction:
-                self._writer.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
 
     def peek(self, limit: int) -> list[Entry]:
         with self._read_lock:
@@ -428,6 +433,8 @@ class Spool(_WorkerWakeUp):
         with self._write_lock, self._read_lock:
             self._reader.close()
             self._writer.close()
+            if self._loop_writer is not None:
+                self._loop_writer.close()
 
 
 @functools.lru_cache(maxsize=ROWS_PER_STATEMENT)

@@ -183,7 +183,8 @@ def test_a_commit_the_disk_refuses_fails_every_append_in_it_and_counts_none(tmp_
     tight.append(b"first")
     # A database that may not grow is a full disk, as SQLite reports it.
     page_count = tight._writer.execute("PRAGMA page_count").fetchone()[0]
-    tight._writer.execute(f"PRAGMA max_page_count={page_count}")
+    for writer in (tight._writer, tight._loop_writer):  # the threads' writer and the loop's
+        writer.execute(f"PRAGMA max_page_count={page_count}")
 
     with pytest.raises(sqlite3.OperationalError, match="full"):
         tight.append(b"x" * 20_000)
