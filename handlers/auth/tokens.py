@@ -102,25 +102,26 @@ def verified_claims(token: object) -> dict[str, Any]:
 
 def check_token(token: str) -> str:
     """The agent user name a token stands for; raises ``TokenExpired`` or ``InvalidToken``."""
-    user_name = _verdicts.get(token)
-    if user_name is not None:
-        return user_name
+    verdict = _verdicts.get(token)
+    if verdict is not None:
+        return verdict.user_name
     generation = _verdicts.generation
     claims = verified_claims(token)
     try:
         standing = _Standing([claims])
     except (OperationalError, InterfaceError) as exc:  # the database is away
-        return _outage_answer(token, exc)
-    return _judge(token, claims, standing, generation)
+        return _outage_answer(token, exc).user_name
+    return _judge(token, claims, standing, generation).user_name
 
 
-def _judge(token: str, claims: dict[str, Any], standing: "_Standing", generation: int) -> str:
-    """The user name of a token whose standing holds (its verdict kept), else ``InvalidToken``."""
+def _judge(token: str, claims: dict[str, Any], standing: "_Standing", generation: int) -> "Verdict":
+    """The verdict of a token whose standing holds (and kept), else ``InvalidToken``."""
     refusal = standing.refusal(claims)
     if refusal is not None:
         raise InvalidToken(refusal)
-    _keep(token, Verdict(claims["sub"], claims["exp"], claims["jti"], claims["iat"]), generation, used=True)
-    return claims["sub"]
+    verdict = Verdict(claims["sub"], claims["exp"], claims["jti"], claims["iat"])
+    _keep(token, verdict, generation, used=True)
+    return verdict
 
 
 def _keep(token: str, verdict: "Verdict", generation: int, used: bool = False) -> None:
@@ -129,21 +130,27 @@ def _keep(token: str, verdict: "Verdict", generation: int, used: bool = False) -
     _outage_verdicts.put(token, verdict, generation)
 
 
-def _outage_answer(token: str, cause: Exception | None) -> str:
+def _outage_answer(token: str, cause: Exception | None) -> "Verdict":
     """While the database is away: the verdict of the outage grace, else ``CheckUnavailable``."""
-    user_name = _outage_verdicts.get(token)
-    if user_name is None:
+    verdict = _outage_verdicts.get(token)
+    if verdict is None:
         raise CheckUnavailable("token standing unknown: the database is unreachable") from cause
-    return user_name
+    return verdict
 
 
 async def acheck_token(token: str) -> str:
-    """``check_token`` for async code: a cached verdict at once, else the standing is read on
-    a worker thread, in bulk with every other check waiting meanwhile (agents that connect
-    together cost a query or two, not one each)."""
-    user_name = _verdicts.get(token)
-    if user_name is not None:
-        return user_name
+    """``check_token`` for async code."""
+    return (await averdict(token)).user_name
+
+
+async def averdict(token: str) -> "Verdict":
+    """The verdict of a valid token (whom it stands for, until when), as ``check_token``
+    judges it: a cached verdict at once, else the standing is read on a worker thread, in bulk
+    with every other check waiting meanwhile (agents that connect together cost a query or
+    two, not one each)."""
+    verdict = _verdicts.get(token)
+    if verdict is not None:
+        return verdict
     claims = verified_claims(token)  # signature, issuer, expiry: no database
     return await _standing_checks.check(token, claims)
 
@@ -240,12 +247,12 @@ class _StandingChecks:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiting: list[tuple[str, dict[str, Any], asyncio.Future[str]]] = []
+        self._waiting: list[tuple[str, dict[str, Any], asyncio.Future[Verdict]]] = []
         self._working = False
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="token-checks")
 
-    async def check(self, token: str, claims: dict[str, Any]) -> str:
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    async def check(self, token: str, claims: dict[str, Any]) -> "Verdict":
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         with self._lock:
             self._waiting.append((token, claims, future))
             start, self._working = not self._working, True
@@ -271,7 +278,7 @@ class _StandingChecks:
                     future.get_loop().call_soon_threadsafe(_settle, future, result)
 
     @staticmethod
-    def _check_all(checks: list[tuple[str, dict[str, Any]]]) -> list[str | Exception]:
+    def _check_all(checks: list[tuple[str, dict[str, Any]]]) -> list["Verdict | Exception"]:
         close_old_connections()  # worker threads never see a request's end, so tidy up here
         generation = _verdicts.generation
         standing: _Standing | None = None
@@ -280,7 +287,7 @@ class _StandingChecks:
             standing = _Standing([claims for _, claims in checks])
         except (OperationalError, InterfaceError) as exc:  # the database is away
             outage = exc
-        results: list[str | Exception] = []
+        results: list[Verdict | Exception] = []
         for token, claims in checks:
             try:
                 if standing is not None:
@@ -292,7 +299,7 @@ class _StandingChecks:
         return results
 
 
-def _settle(future: "asyncio.Future[str]", result: str | Exception) -> None:
+def _settle(future: "asyncio.Future[Verdict]", result: "Verdict | Exception") -> None:
     if future.done():  # its caller has gone
         return
     if isinstance(result, Exception):
@@ -354,7 +361,8 @@ class _Verdicts:
             self._entries = TTLCache(self.MAX_ENTRIES, ttl)
         return self._entries
 
-    def get(self, token: str) -> str | None:
+    def get(self, token: str) -> Verdict | None:
+        """The token's kept verdict, None when there is none; ``TokenExpired`` once it expired."""
         if not isinstance(token, str):
             return None
         with self._lock:
@@ -366,7 +374,7 @@ class _Verdicts:
             return None
         if time.time() >= verdict.expires_at:
             raise TokenExpired("token expired")
-        return verdict.user_name
+        return verdict
 
     def put(self, token: str, verdict: Verdict, generation: int, used: bool = False) -> None:
         """Keep ``verdict`` another TTL, unless verdicts were cleared since ``generation`` or

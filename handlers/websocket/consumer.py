@@ -21,8 +21,8 @@ from handlers.auth.tokens import (
     TokenError,
     TokenExpired,
     acheck_token,
+    averdict,
     bearer_token,
-    verified_claims,
 )
 from handlers.models import NodeTransport
 from handlers.transports import note_transport_soon
@@ -82,8 +82,7 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
         try:
             if token is None:
                 raise TokenError("no bearer token")
-            self.user_name = await acheck_token(token)
-            expires_at = verified_claims(token)["exp"]
+            verdict = await averdict(token)
         except TokenExpired:
             metrics.rejected(self.label, "401")
             return await deny(self.scope, self.base_send, 401, TOKEN_EXPIRED_BODY)
@@ -95,9 +94,10 @@ class AgentSocketConsumer(DatabaseFreeConsumer):
             return await deny(
                 self.scope, self.base_send, 503, AUTH_UNAVAILABLE_BODY, [(b"retry-after", b"5")]
             )
+        self.user_name = verdict.user_name
         await self.accept()
         metrics.connection_opened(CONNECTION_KIND)
-        self._session = asyncio.create_task(self._watch_session(token, expires_at))
+        self._session = asyncio.create_task(self._watch_session(token, verdict.expires_at))
 
     async def _watch_session(self, token: str, expires_at: float) -> None:
         """Close the socket when its token expires, or stops being valid at a periodic re-check.
