@@ -125,7 +125,11 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
 
     workers = _get(report, "workers")
     if workers and workers.get("speedup") is not None:
-        lost = sum((run.get("dashboards") or {}).get("lost_frames", 0) for run in workers["runs"].values())
+        lost = sum(
+            (run.get("dashboards") or {}).get("lost_frames", 0)
+            for runs in workers["runs"].values()
+            for run in runs
+        )
         add(
             "Every core: --workers 2 >= 1.4 x one worker (REST max rate), dashboards see every frame",
             f"{workers['speedup']} x, lost {lost}",
