@@ -23,8 +23,9 @@ DEFAULTS = {"network": "poa", "max_nodes": 500, "max_blocks": 64}
 class NetworkReceiver(ReceiverPlugin):
     """One pipeline (or one lock) per batch: cheap enough to sit beside the dashboard feed."""
 
-    #: Health moves in seconds: batches of up to 50 ms, not a thread wake-up per message.
-    linger = 0.05
+    #: Health moves in seconds: under load a batch every quarter second (every node in it one
+    #: write of each kind to the store, whatever it sent meanwhile), not one per message.
+    linger = 0.25
 
     @classmethod
     def clean_options(cls, options: dict[str, Any]) -> dict[str, Any]:

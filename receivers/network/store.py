@@ -166,17 +166,40 @@ class RedisStore(Store):
     ``blocks`` (sorted set, hash -> number), ``block:<hash>`` (hash: ``number``,
     ``timestamp`` and ``@<node>`` -> first report). Every key expires a day after
     its last write, so a backend that stops leaves nothing behind for long.
+
+    What a batch must write is a node's latest fields, its place in ``nodes``, a minute it
+    was first up in and each block arrival. The rest (a node's ``first_seen``, a block's
+    number, time and place in ``blocks``, trimming old minutes, the keys' expiries) a process
+    repeats at most every ``REFRESH`` seconds per key: a store that lost its keys (Redis
+    restarted) has all of it back within that time.
     """
 
     EXPIRE = UPTIME_WINDOW + 3600
+    REFRESH = 60.0
 
     def __init__(self, url: str, prefix: str, name: str, max_nodes: int, max_blocks: int) -> None:
         super().__init__(max_nodes, max_blocks)
         self.base = f"{prefix}:network:{name}"
         self.client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+        #: Key (or key and minute) -> when this process last made its occasional writes.
+        self._refreshed: dict[str, float] = {}
+        self._pruned_at = time.time()
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.base, *parts))
+
+    def _due(self, key: str, now: float) -> bool:
+        """Whether the occasional writes of ``key`` are due; if so they count as made now."""
+        if now - self._refreshed.get(key, -self.REFRESH) < self.REFRESH:
+            return False
+        self._refreshed[key] = now
+        return True
+
+    def _forget_old_refreshes(self, now: float) -> None:
+        """Once every ``REFRESH`` seconds: what has not been refreshed since is due anyway."""
+        if now - self._pruned_at >= self.REFRESH:
+            self._refreshed = {key: at for key, at in self._refreshed.items() if now - at < self.REFRESH}
+            self._pruned_at = now
 
     def record(self, reports: list[Report]) -> None:
         """One pipeline per batch; a node's reports in the batch become one write of each kind."""
@@ -193,28 +216,35 @@ class RedisStore(Store):
                 minutes.setdefault(report.node_id, set()).add(bucket(report.at))
         pipe = self.client.pipeline(transaction=False)
         nodes_key, blocks_key = self._key("nodes"), self._key("blocks")
-        oldest_minute = bucket(time.time() - UPTIME_WINDOW) - 1
+        now = time.time()
+        oldest_minute = bucket(now - UPTIME_WINDOW) - 1
         for node_id, fields in merged.items():
             node_key, up_key = self._key("node", node_id), self._key("up", node_id)
             pipe.hset(node_key, mapping={k: json.dumps(v) for k, v in fields.items()})
-            pipe.hsetnx(node_key, "first_seen", json.dumps(first[node_id]))
-            pipe.expire(node_key, self.EXPIRE)
             pipe.zadd(nodes_key, {node_id: fields["last_seen"]}, gt=True)
-            if node_id in minutes:
-                pipe.zadd(up_key, {str(minute): minute for minute in minutes[node_id]})
+            if self._due(node_key, now):
+                pipe.hsetnx(node_key, "first_seen", json.dumps(first[node_id]))
+                pipe.expire(node_key, self.EXPIRE)
+            new_minutes = [m for m in minutes.get(node_id, ()) if self._due(f"{up_key}@{m}", now)]
+            if new_minutes:
+                pipe.zadd(up_key, {str(minute): minute for minute in new_minutes})
+            if node_id in minutes and self._due(up_key, now):
                 pipe.zremrangebyscore(up_key, "-inf", oldest_minute)
                 pipe.expire(up_key, self.EXPIRE)
         for report in reports:
             if report.block is not None:
                 block_hash, number, timestamp = report.block
                 block_key = self._key("block", block_hash)
-                pipe.zadd(blocks_key, {block_hash: number}, nx=True)
-                pipe.hsetnx(block_key, "number", number)
-                pipe.hsetnx(block_key, "timestamp", json.dumps(timestamp))
                 pipe.hsetnx(block_key, f"@{report.node_id}", report.at)
-                pipe.expire(block_key, self.EXPIRE)
-        pipe.expire(nodes_key, self.EXPIRE)
-        pipe.expire(blocks_key, self.EXPIRE)
+                if self._due(block_key, now):
+                    pipe.zadd(blocks_key, {block_hash: number}, nx=True)
+                    pipe.hsetnx(block_key, "number", number)
+                    pipe.hsetnx(block_key, "timestamp", json.dumps(timestamp))
+                    pipe.expire(block_key, self.EXPIRE)
+        for key in (nodes_key, blocks_key):
+            if self._due(key, now):
+                pipe.expire(key, self.EXPIRE)
+        self._forget_old_refreshes(now)
         pipe.zcard(nodes_key)
         pipe.zcard(blocks_key)
         *_, node_count, block_count = pipe.execute()

@@ -1,0 +1,76 @@
+"""The network view's Redis store: what every batch writes, and what it repeats only now and then."""
+
+import time
+
+import pytest
+
+from receivers.network.reports import Report
+from receivers.network.store import RedisStore
+
+REFRESH = 0.5
+
+
+@pytest.fixture
+def store(redis_url, redis_prefix):
+    store = RedisStore(redis_url, redis_prefix, "test", max_nodes=500, max_blocks=64)
+    store.REFRESH = REFRESH
+    yield store
+    keys = list(store.client.scan_iter(f"{redis_prefix}:*"))
+    if keys:
+        store.client.delete(*keys)
+    store.close()
+
+
+def reports_of_node_a(at: float) -> list[Report]:
+    return [
+        Report("node-a", at, {"name": "a"}, block=("0xabc", 7, 1_700_000_000)),
+        Report("node-a", at + 0.1, {"peers": 3}),
+    ]
+
+
+def keys_of(store: RedisStore, redis_prefix: str) -> list[str]:
+    return sorted(store.client.scan_iter(f"{redis_prefix}:*"))
+
+
+def test_a_batch_writes_the_nodes_latest_fields_and_every_key_expires(store, redis_prefix):
+    store.record(reports_of_node_a(time.time()))
+
+    snapshot = store.read()
+    assert snapshot.nodes["node-a"]["peers"] == 3
+    assert snapshot.nodes["node-a"]["first_seen"] is not None
+    assert snapshot.up_minutes["node-a"] == 1
+    assert [block.number for block in snapshot.blocks] == [7]
+    keys = keys_of(store, redis_prefix)
+    assert len(keys) == 5  # nodes, node:, up:, blocks, block:
+    assert all(0 < store.client.ttl(key) <= RedisStore.EXPIRE for key in keys)
+
+
+def test_expiries_are_renewed_at_most_once_per_refresh(store, redis_prefix):
+    store.REFRESH = 3600.0
+    store.record(reports_of_node_a(time.time()))
+    node_key = f"{redis_prefix}:network:test:node:node-a"
+    store.client.expire(node_key, 1000)
+
+    store.record(reports_of_node_a(time.time()))
+    assert store.client.ttl(node_key) <= 1000  # within REFRESH: not written again
+    store.REFRESH = 0.0  # as if REFRESH had passed
+    store.record(reports_of_node_a(time.time()))
+    assert store.client.ttl(node_key) > 1000
+
+
+def test_keys_redis_lost_are_back_within_the_refresh(store, redis_prefix):
+    store.record(reports_of_node_a(time.time()))
+    store.client.delete(*keys_of(store, redis_prefix))  # Redis restarted with nothing kept
+
+    store.record(reports_of_node_a(time.time()))
+    assert store.read().nodes["node-a"]["peers"] == 3  # the latest fields come with every batch
+    time.sleep(REFRESH)
+    store.record(reports_of_node_a(time.time()))
+
+    snapshot = store.read()
+    assert snapshot.nodes["node-a"]["first_seen"] is not None
+    assert snapshot.up_minutes["node-a"] == 1
+    assert [block.number for block in snapshot.blocks] == [7]
+    keys = keys_of(store, redis_prefix)
+    assert len(keys) == 5
+    assert all(0 < store.client.ttl(key) <= RedisStore.EXPIRE for key in keys)
