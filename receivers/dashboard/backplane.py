@@ -285,6 +285,7 @@ class RedisBackplane(Backplane):
         self._unshared_lock = threading.Lock()
         self._next_prune = 0.0
         self._share_again_at = 0.0
+        self._renew_expiry_at = 0.0
         self._missed_frames = False  # a batch the other processes never got: tell them when Redis is back
         self._client: redis.Redis | None = None
         self._aclient: redis.asyncio.Redis | None = None
@@ -300,9 +301,14 @@ class RedisBackplane(Backplane):
             if mapping:
                 pipe.hset(key, mapping=mapping)
         pipe.zadd(self.seen_key, {agent_id: seen for agent_id, (seen, _) in entries.items()})
+        # A backend that stopped for good leaves nothing behind: the keys expire, renewed now
+        # and then (at most every minute, and four times within their life), not per batch.
         ttl = math.ceil(self.bounds.max_age) + 60
-        for key in (*self.keys.values(), self.seen_key):
-            pipe.expire(key, ttl)  # a backend that stopped for good leaves nothing behind
+        now = time.monotonic()
+        if now >= self._renew_expiry_at:
+            self._renew_expiry_at = now + min(60.0, ttl / 4)
+            for key in (*self.keys.values(), self.seen_key):
+                pipe.expire(key, ttl)
 
     def _take_unshared(self, latest: Latest | None = None) -> dict[str, tuple[float, dict[str, str]]]:
         with self._unshared_lock:
