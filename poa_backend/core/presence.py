@@ -47,6 +47,8 @@ SWEEP_BATCH = 500
 #: Seconds to connect to Redis, and to wait for an answer, before presence falls back to this process.
 REDIS_CONNECT_TIMEOUT = 1.0
 REDIS_TIMEOUT = 2.0
+#: Connections of a process's event loop to Redis for presence (one command each at a time).
+ASYNC_CONNECTIONS = 32
 
 
 class Presence:
@@ -217,7 +219,16 @@ class RedisPresence(Presence):
 
         loop = asyncio.get_running_loop()
         if self._async is None or self._async[0] is not loop:
-            client = redis.asyncio.Redis.from_url(self.url, decode_responses=True, **self._timeouts())
+            # A bounded pool: a thousand agents pinging at once wait a moment for one of a few
+            # connections rather than each opening its own (Redis on the same cores pays too).
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                self.url,
+                max_connections=ASYNC_CONNECTIONS,
+                timeout=REDIS_TIMEOUT,
+                decode_responses=True,
+                **self._timeouts(),
+            )
+            client = redis.asyncio.Redis(connection_pool=pool)
             self._async = (loop, client, client.register_script(_PING_SCRIPT))
         return self._async[1], self._async[2]
 
