@@ -151,7 +151,8 @@ class Spool(_WorkerWakeUp):
     Appends are group-committed: an appender that finds no commit under way writes every
     append waiting by then in one transaction, and the others wait for it, so eight request
     threads cost one commit, not eight. Delivery reads on a connection of its own (WAL lets it
-    read while appends commit); appends and deletes share the writer connection.
+    read while appends commit); appends and deletes share the writer connection, but for the
+    event loop's commits, which have one of their own; one lock lets a single write go at a time.
     """
 
     durable = True
