@@ -286,6 +286,8 @@ class RedisBackplane(Backplane):
         self._next_prune = 0.0
         self._share_again_at = 0.0
         self._renew_expiry_at = 0.0
+        #: Keys written (so existing, with an expiry) since the last renewal of every key's.
+        self._expiring: set[str] = set()
         self._missed_frames = False  # a batch the other processes never got: tell them when Redis is back
         self._client: redis.Redis | None = None
         self._aclient: redis.asyncio.Redis | None = None
@@ -296,19 +298,27 @@ class RedisBackplane(Backplane):
         """Queue on ``pipe`` (sync or asyncio) the writes of ``entries``, and the keys' expiry."""
         if not entries:
             return
+        written = [self.seen_key]
         for kind, key in self.keys.items():
             mapping = {agent_id: frames[kind] for agent_id, (_, frames) in entries.items() if kind in frames}
             if mapping:
                 pipe.hset(key, mapping=mapping)
+                written.append(key)
         pipe.zadd(self.seen_key, {agent_id: seen for agent_id, (seen, _) in entries.items()})
-        # A backend that stopped for good leaves nothing behind: the keys expire, renewed now
-        # and then (at most every minute, and four times within their life), not per batch.
+        # A backend that stopped for good leaves nothing behind: the keys expire. Every key's
+        # expiry is renewed now and then (at most every minute, four times within its life),
+        # and a key first written since then (new, or emptied by a prune here) at once; one
+        # that Redis or another process emptied gets it back at the next renewal.
         ttl = math.ceil(self.bounds.max_age) + 60
         now = time.monotonic()
         if now >= self._renew_expiry_at:
             self._renew_expiry_at = now + min(60.0, ttl / 4)
-            for key in (*self.keys.values(), self.seen_key):
-                pipe.expire(key, ttl)
+            renewed, self._expiring = [*self.keys.values(), self.seen_key], set(written)
+        else:
+            renewed = [key for key in written if key not in self._expiring]
+            self._expiring.update(renewed)
+        for key in renewed:
+            pipe.expire(key, ttl)
 
     def _take_unshared(self, latest: Latest | None = None) -> dict[str, tuple[float, dict[str, str]]]:
         with self._unshared_lock:
@@ -369,6 +379,7 @@ class RedisBackplane(Backplane):
                 pipe.hdel(key, *gone)
             pipe.zrem(self.seen_key, *gone)
             pipe.execute()
+            self._expiring.clear()  # a key emptied here and written again needs its expiry again
 
     def knows(self, agent_id: str) -> bool:
         with self._unshared_lock:

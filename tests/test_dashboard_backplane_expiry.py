@@ -1,0 +1,41 @@
+"""The dashboard backplane's catch-up keys in Redis always carry an expiry, renewed only now and then."""
+
+import pytest
+
+from receivers.dashboard.backplane import Bounds, RedisBackplane
+
+
+@pytest.fixture
+def backplane(redis_url, redis_prefix):
+    backplane = RedisBackplane(redis_url, redis_prefix, "dashboard", Bounds(agents=100, max_age=3600))
+    yield backplane
+    keys = list(backplane.client.scan_iter(f"{redis_prefix}:*"))
+    if keys:
+        backplane.client.delete(*keys)
+    backplane.close()
+
+
+def ttls(backplane: RedisBackplane) -> dict[str, int]:
+    keys = [*backplane.keys.values(), backplane.seen_key]
+    return {key: backplane.client.ttl(key) for key in keys}
+
+
+def test_a_key_first_written_after_the_renewal_has_an_expiry_at_once(backplane):
+    backplane.share(['{"frame":1}'], {"information": {"node-a": '{"info":1}'}})
+    information, statistics = backplane.keys["information"], backplane.keys["statistics"]
+    assert ttls(backplane)[information] > 0
+    assert ttls(backplane)[statistics] == -2  # not written yet: no key
+
+    backplane.share(['{"frame":2}'], {"statistics": {"node-a": '{"stats":1}'}})
+
+    assert all(ttl > 0 for ttl in ttls(backplane).values())
+
+
+def test_a_key_already_expiring_is_not_renewed_with_every_batch(backplane):
+    backplane.share(['{"frame":1}'], {"information": {"node-a": '{"info":1}'}})
+    information = backplane.keys["information"]
+    backplane.client.expire(information, 1000)
+
+    backplane.share(['{"frame":2}'], {"information": {"node-b": '{"info":2}'}})
+
+    assert 0 < backplane.client.ttl(information) <= 1000
