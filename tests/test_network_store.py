@@ -74,3 +74,19 @@ def test_keys_redis_lost_are_back_within_the_refresh(store, redis_prefix):
     keys = keys_of(store, redis_prefix)
     assert len(keys) == 5
     assert all(0 < store.client.ttl(key) <= RedisStore.EXPIRE for key in keys)
+
+
+def test_a_node_trimmed_and_heard_again_starts_afresh(store, redis_prefix):
+    store.REFRESH = 3600.0
+    store.max_nodes = 1
+    at = time.time()
+    store.record([Report("node-a", at, {"peers": 1})])
+    store.record([Report("node-b", at + 1, {"peers": 2})])  # node-a is the oldest: trimmed
+    assert set(store.read().nodes) == {"node-b"}
+
+    store.record([Report("node-a", at + 2, {"peers": 3})])  # node-b trimmed in turn
+
+    snapshot = store.read()
+    assert set(snapshot.nodes) == {"node-a"}
+    assert snapshot.nodes["node-a"]["first_seen"] == at + 2
+    assert 0 < store.client.ttl(f"{redis_prefix}:network:test:node:node-a") <= RedisStore.EXPIRE

@@ -252,14 +252,17 @@ class RedisStore(Store):
         self._cached = None
 
     def _trim(self, node_count: int, block_count: int) -> None:
-        pipe = self.client.pipeline(transaction=False)
+        gone: list[str] = []
         if node_count > self.max_nodes:
             for node_id, _ in self.client.zpopmin(self._key("nodes"), node_count - self.max_nodes):
-                pipe.delete(self._key("node", node_id), self._key("up", node_id))
+                gone += [self._key("node", node_id), self._key("up", node_id)]
         if block_count > self.max_blocks:
             for block_hash, _ in self.client.zpopmin(self._key("blocks"), block_count - self.max_blocks):
-                pipe.delete(self._key("block", block_hash))
-        pipe.execute()
+                gone.append(self._key("block", block_hash))
+        if gone:
+            self.client.delete(*gone)
+            for key in gone:  # a node heard again starts its keys afresh, first_seen and expiry too
+                self._refreshed.pop(key, None)
 
     def inactive(self, node_id: str, at: float) -> None:
         if self.client.zscore(self._key("nodes"), node_id) is None:
