@@ -165,7 +165,8 @@ class RedisStore(Store):
     heard), ``node:<id>`` (hash of JSON fields), ``up:<id>`` (sorted set of minutes),
     ``blocks`` (sorted set, hash -> number), ``block:<hash>`` (hash: ``number``,
     ``timestamp`` and ``@<node>`` -> first report). Every key expires a day after
-    its last write, so a backend that stops leaves nothing behind for long.
+    its last write (up to ``REFRESH`` sooner, see below), so a backend that stops leaves
+    nothing behind for long.
 
     What a batch must write is a node's latest fields, its place in ``nodes``, a minute it
     was first up in and each block arrival. The rest (a node's ``first_seen``, a block's
