@@ -90,3 +90,31 @@ def test_a_node_trimmed_and_heard_again_starts_afresh(store, redis_prefix):
     assert set(snapshot.nodes) == {"node-a"}
     assert snapshot.nodes["node-a"]["first_seen"] == at + 2
     assert 0 < store.client.ttl(f"{redis_prefix}:network:test:node:node-a") <= RedisStore.EXPIRE
+
+
+def test_a_read_fetches_again_only_the_blocks_that_gained_arrivals(store, redis_prefix):
+    at = time.time()
+    store.record([*reports_of_node_a(at), Report("node-b", at, {}, block=("0xdef", 8, 1_700_000_005))])
+    first = store.read()
+    old_block, new_block = first.blocks
+
+    store.record([Report("node-b", at + 1, {}, block=("0xdef", 8, 1_700_000_005))])  # already known
+    store.record([Report("node-c", at + 2, {}, block=("0xdef", 8, 1_700_000_005))])
+    second = store.read()
+
+    assert second.blocks[0] is old_block  # unchanged: reused, not fetched and parsed again
+    assert second.blocks[1] is not new_block
+    assert second.blocks[1].arrivals == {"node-b": at, "node-c": at + 2}
+
+
+def test_a_block_gone_from_redis_is_gone_from_the_next_read(store, redis_prefix):
+    at = time.time()
+    store.record(reports_of_node_a(at))
+    assert [block.number for block in store.read().blocks] == [7]
+
+    store.client.delete(f"{redis_prefix}:network:test:block:0xabc")  # expired, or Redis lost it
+    assert store.read().blocks == []
+
+    store.REFRESH = 0.0  # its number and time written again with the next report
+    store.record([Report("node-b", at + 1, {}, block=("0xabc", 7, 1_700_000_000))])
+    assert [(b.number, b.arrivals) for b in store.read().blocks] == [(7, {"node-b": at + 1})]

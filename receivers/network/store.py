@@ -185,6 +185,8 @@ class RedisStore(Store):
         #: Key (or key and minute) -> when this process last made its occasional writes.
         self._refreshed: dict[str, float] = {}
         self._pruned_at = time.time()
+        #: Block hash -> (its field count, its record) as the last ``read`` found it.
+        self._blocks_read: dict[str, tuple[int, BlockRecord]] = {}
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.base, *parts))
@@ -274,6 +276,9 @@ class RedisStore(Store):
         self._cached = None
 
     def read(self) -> Snapshot:
+        """Every node's fields and up-minutes; of the blocks, only those whose arrivals grew
+        since the last read are fetched again (a block hash only gains fields, so an unchanged
+        field count is an unchanged block)."""
         now = time.time()
         pipe = self.client.pipeline(transaction=False)
         pipe.zrange(self._key("nodes"), 0, -1)
@@ -283,7 +288,7 @@ class RedisStore(Store):
             pipe.hgetall(self._key("node", node_id))
             pipe.zcount(self._key("up", node_id), bucket(now - UPTIME_WINDOW), "+inf")
         for block_hash in hashes:
-            pipe.hgetall(self._key("block", block_hash))
+            pipe.hlen(self._key("block", block_hash))
         replies = pipe.execute()
         nodes, up_minutes = {}, {}
         for index, node_id in enumerate(node_ids):
@@ -291,17 +296,25 @@ class RedisStore(Store):
             if fields:
                 nodes[node_id] = {key: json.loads(value) for key, value in fields.items()}
                 up_minutes[node_id] = replies[2 * index + 1]
-        blocks = []
-        for block_hash, fields in zip(hashes, replies[2 * len(node_ids) :], strict=True):
-            if "number" not in fields:
-                continue
-            arrivals = {key[1:]: float(value) for key, value in fields.items() if key.startswith("@")}
-            blocks.append(
-                BlockRecord(
-                    block_hash, int(fields["number"]), json.loads(fields.get("timestamp", "null")), arrivals
-                )
-            )
+        sizes = dict(zip(hashes, replies[2 * len(node_ids) :], strict=True))
+        known = {h: self._blocks_read[h] for h in hashes if h in self._blocks_read}
+        changed = [h for h in hashes if h not in known or known[h][0] != sizes[h]]
+        for block_hash in changed:
+            pipe.hgetall(self._key("block", block_hash))
+        for block_hash, fields in zip(changed, pipe.execute() if changed else [], strict=True):
+            known.pop(block_hash, None)
+            if "number" in fields:
+                known[block_hash] = (len(fields), self._block_record(block_hash, fields))
+        self._blocks_read = known
+        blocks = [known[h][1] for h in hashes if h in known]
         return Snapshot(taken_at=now, nodes=nodes, up_minutes=up_minutes, blocks=blocks)
+
+    @staticmethod
+    def _block_record(block_hash: str, fields: dict[str, str]) -> BlockRecord:
+        arrivals = {key[1:]: float(value) for key, value in fields.items() if key.startswith("@")}
+        return BlockRecord(
+            block_hash, int(fields["number"]), json.loads(fields.get("timestamp", "null")), arrivals
+        )
 
     def close(self) -> None:
         self.client.close()
