@@ -89,13 +89,18 @@ class NodeTransport(models.Model):
 
     @classmethod
     def record(cls, agent_id: str, transport: str, client: str = "", user_name: str = "") -> None:
-        """Note the node's transport and client now (one upsert)."""
-        cls.objects.update_or_create(
+        """Note the node's transport and client now: one ``INSERT ... ON CONFLICT DO UPDATE``
+        (``update_or_create`` takes a transaction, a locking read and a write)."""
+        row = cls(
             agent_id=agent_id,
-            defaults={
-                "transport": transport,
-                "client": client[:200],
-                "user_name": user_name,
-                "last_seen": timezone.now(),
-            },
+            transport=transport,
+            client=client[:200],
+            user_name=user_name,
+            last_seen=timezone.now(),
+        )
+        cls.objects.bulk_create(
+            [row],
+            update_conflicts=True,
+            unique_fields=["agent_id"],
+            update_fields=["transport", "client", "user_name", "last_seen"],
         )
