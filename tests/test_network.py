@@ -187,3 +187,14 @@ def test_uptime_counts_minutes_up_and_not_the_minute_an_up_node_is_in():
     store.inactive("n", start + 3)
     down = store.read()
     assert compute(replace(down, taken_at=start + 62)).node("n").uptime == 100 / 3  # two minutes down
+
+
+def test_each_delay_falls_in_the_bin_its_lower_bound_opens():
+    from receivers.network.view import Block, histogram
+
+    delays = [0.0, 99.9, 100.0, 249.0, 250.0, 9999.0, 10000.0, 60000.0]
+    block = Block(1, "0x1", None, 0.0, {f"n{i}": d for i, d in enumerate(delays)})
+    bins = histogram([block])
+    assert [(b["from_ms"], b["to_ms"]) for b in bins][:2] == [(0.0, 100), (100, 250)]
+    assert bins[-1]["to_ms"] is None
+    assert [b["count"] for b in bins] == [2, 2, 1, 0, 0, 0, 1, 2]

@@ -4,6 +4,7 @@ Times are seconds since the epoch here; delays and latency are milliseconds, as
 agents report latency and as eth-netstats shows propagation.
 """
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -118,13 +119,16 @@ def propagation_of(node_id: str, blocks: list[Block]) -> Propagation:
 
 def histogram(blocks: list[Block]) -> list[dict[str, Any]]:
     """How many (node, block) delays over the recent blocks fall in each bin (eth-netstats' histogram)."""
-    delays = [delay for block in blocks[:RECENT_BLOCKS] for delay in block.delays_ms.values()]
-    bins, lower = [], 0.0
-    for upper in (*PROPAGATION_BINS_MS, None):
-        count = sum(1 for d in delays if d >= lower and (upper is None or d < upper))
-        bins.append({"from_ms": lower, "to_ms": upper, "count": count})
-        lower = upper
-    return bins
+    counts = [0] * (len(PROPAGATION_BINS_MS) + 1)
+    for block in blocks[:RECENT_BLOCKS]:
+        for delay in block.delays_ms.values():
+            counts[bisect_right(PROPAGATION_BINS_MS, delay)] += 1
+    lowers = (0.0, *PROPAGATION_BINS_MS)
+    uppers = (*PROPAGATION_BINS_MS, None)
+    return [
+        {"from_ms": lower, "to_ms": upper, "count": count}
+        for lower, upper, count in zip(lowers, uppers, counts, strict=True)
+    ]
 
 
 def uptime(fields: dict[str, Any], up_minutes: int, now: float) -> float | None:
