@@ -209,3 +209,32 @@ def test_slack_gets_a_text_and_email_goes_through_djangos_backend(webhook):
     (message,) = mail.outbox
     assert message.subject == "[FIRING] down on n2 (poa)"
     assert message.to == ["ops@example.org", "oncall@example.org"]
+
+
+@pytest.fixture
+def redis_cache(redis_url, redis_prefix, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": redis_prefix,
+        }
+    }
+
+
+def test_processes_sharing_redis_take_turns_judging_the_rules(redis_cache, settings):
+    from receivers.alerts import loops
+
+    settings.POA_BACKEND = {**settings.POA_BACKEND, "ALERT_EVALUATION_INTERVAL": 1.0}
+    assert loops.my_turn()  # the first process to ask this interval
+    assert not loops.my_turn()  # every other, within it
+    time.sleep(1.1)
+    assert loops.my_turn()  # the next interval is anyone's again
+
+
+def test_under_a_second_every_process_judges_every_interval(redis_cache, settings):
+    from receivers.alerts import loops
+
+    settings.POA_BACKEND = {**settings.POA_BACKEND, "ALERT_EVALUATION_INTERVAL": 0.2}
+    assert loops.my_turn()
+    assert loops.my_turn()

@@ -1,5 +1,5 @@
-"""``runbackend --workers 2``: both workers judge the rules and try the deliveries, and each
-transition is notified exactly once (a real webhook counts what it got).
+"""``runbackend --workers 2``: the workers take turns judging the rules, both try the
+deliveries, and each transition is notified exactly once (a real webhook counts what it got).
 
 The run gets a PostgreSQL database of its own (whichever database the suite runs on) and the
 real Redis, through the benchmark's server control, like tests/test_workers.py. Its webhook

@@ -1,8 +1,9 @@
 """The state machine: inactive → pending → firing → (resolved) inactive, one conditional update each.
 
-Every process runs ``evaluate`` on its own clock; a transition is an UPDATE that
-matches only the state it leaves, so when two processes try the same one, one
-matches and records the event and its deliveries, the other changes nothing.
+Processes take turns running ``evaluate`` (receivers/alerts/loops.py), and a claimed turn
+does not make it safe alone: a transition is an UPDATE that matches only the state it
+leaves, so when two processes try the same one, one matches and records the event and
+its deliveries, the other changes nothing.
 Pending needs no notification: a condition that stops holding before ``for``
 passes leaves no event behind (one flap pages no one).
 """
