@@ -110,6 +110,27 @@ def test_without_a_sweeper_nothing_fires_until_a_sweep(fired):
     assert agents(fired) == ["a"]
 
 
+def test_a_ping_may_give_its_own_timeout_and_a_long_one_holds_no_short_one_back(fired):
+    monitor = LocalPresence(timeout=0.05)
+    monitor.ping("long", timeout=60.0)
+    monitor.ping("short")
+    time.sleep(0.1)
+    assert monitor.sweep() == ["short"]  # though its deadline came after a later one's ping
+    assert monitor.is_active("long")
+    assert 0.01 <= monitor.seconds_to_next_sweep()
+    monitor.ping("long")  # the default again: its period now ends sooner
+    time.sleep(0.1)
+    assert monitor.sweep() == ["long"]
+    assert agents(fired) == ["short", "long"]
+
+
+def test_many_refreshes_keep_the_heap_bounded():
+    monitor = LocalPresence(timeout=60.0)
+    for n in range(10_000):
+        monitor.ping(f"agent-{n % 10}")
+    assert len(monitor._heap) <= 2 * 10 + 64 + 1
+
+
 @pytest.mark.redis
 def test_shared_pings_on_either_process_keep_the_agent_active_and_one_process_fires(shared, fired):
     first, second = shared
@@ -151,6 +172,18 @@ def test_shared_async_variants(shared, fired):
     assert agents(fired) == ["x"]
     time.sleep(TIMEOUT * 2.5)
     assert agents(fired) == ["x", "y"]
+
+
+@pytest.mark.redis
+def test_shared_pings_may_give_their_own_timeout(shared, fired):
+    first, second = shared
+    first.ping("long", timeout=TIMEOUT * 10)
+    asyncio.run(second.aping("async-long", timeout=TIMEOUT * 10))
+    first.ping("short")
+    time.sleep(TIMEOUT * 2.5)
+    assert agents(fired) == ["short"]
+    assert second.is_active("long")
+    assert first.is_active("async-long")
 
 
 @pytest.fixture

@@ -2,9 +2,10 @@
 
 go-ethereum reports every 15 s, longer than presence's ``INACTIVITY_TIMEOUT`` (7 s for
 POA agents), so a node is kept active here by its frames and its own timeout
-(``inactivity_timeout``, default 45 s): while it is within it, presence is pinged
-often enough; once it is silent that long, or its last connection closes, it is
-inactive at once, through presence, so exactly once per active period. A node may
+(``inactivity_timeout``, default 45 s): presence is pinged with that timeout, a third of
+it apart while the node is within it; once it is silent that long, or its last connection
+closes, it is inactive at once, through presence, so exactly once per active period. If
+this process dies, presence itself ends the period within that timeout. A node may
 hold several connections in a process (a reconnect before the old socket is seen
 gone): the node is left only when the last one closes.
 """
@@ -15,7 +16,6 @@ import time
 
 from redis.exceptions import RedisError
 
-from poa_backend.core.conf import poa_settings
 from poa_backend.core.handler import HandlerPlugin
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ class NodePresence:
 
     @property
     def ping_interval(self) -> float:
-        return max(0.2, float(poa_settings.INACTIVITY_TIMEOUT) / 3)
+        """A third of the timeout: two pings may be lost before presence's deadline passes."""
+        return max(0.2, self.timeout / 3)
 
     async def heard(self) -> None:
         """An accepted frame: the node is active (a new period if it was not)."""
@@ -48,7 +49,7 @@ class NodePresence:
         self.active = True
         self._pinged_at = time.monotonic()
         try:
-            await self.handler.aping(self.node_id)
+            await self.handler.aping(self.node_id, self.timeout)
         except RedisError:
             logger.warning("ethstats: presence unavailable, %s not refreshed", self.node_id)
 

@@ -50,13 +50,14 @@ class HandlerPlugin(Plugin):
         if pending is not None:
             await pending
 
-    def ping(self, agent_id: str) -> None:
-        """The agent is alive: start or refresh its active period (it goes inactive once when quiet)."""
-        monitor.ping(agent_id)
+    def ping(self, agent_id: str, timeout: float | None = None) -> None:
+        """The agent is alive: start or refresh its active period (it goes inactive once when
+        quiet for ``timeout`` seconds, ``INACTIVITY_TIMEOUT`` by default)."""
+        monitor.ping(agent_id, timeout)
 
-    async def aping(self, agent_id: str) -> None:
+    async def aping(self, agent_id: str, timeout: float | None = None) -> None:
         """``ping`` from async code."""
-        await monitor.aping(agent_id)
+        await monitor.aping(agent_id, timeout)
 
     def publish_inactive(self, agent_id: str) -> None:
         """The agent left (bye, disconnect): receivers hear it is inactive, once per active period.

@@ -1,7 +1,7 @@
 """Agent presence: who is active, and one ``agent_inactive`` signal when an agent goes quiet.
 
 A ping starts or refreshes an agent's active period; when ``INACTIVITY_TIMEOUT``
-seconds pass without one, or the agent says bye, the period ends and
+seconds (or the timeout that ping gave) pass without one, or the agent says bye, the period ends and
 ``poa_backend.core.signals.agent_inactive`` fires exactly once for it. A later ping
 starts a new period. A bye from an agent with no active period (never pinged, or
 already declared inactive) fires nothing: the agent is inactive already.
@@ -26,10 +26,10 @@ or the module's ``monitor``: ``ping``/``bye`` from sync code,
 """
 
 import asyncio
+import heapq
 import logging
 import threading
 import time
-from collections import OrderedDict
 from typing import Any
 
 from django.conf import settings
@@ -58,11 +58,12 @@ class Presence:
         self.timeout = float(poa_settings.INACTIVITY_TIMEOUT if timeout is None else timeout)
         self._sweeper = Loop("presence-sweeper", self.sweep, self.seconds_to_next_sweep)
 
-    def ping(self, agent_id: str) -> None:
-        """Start or refresh the agent's active period."""
+    def ping(self, agent_id: str, timeout: float | None = None) -> None:
+        """Start or refresh the agent's active period, to end ``timeout`` seconds from now
+        (``INACTIVITY_TIMEOUT`` by default) unless pinged again."""
         raise NotImplementedError
 
-    async def aping(self, agent_id: str) -> None:
+    async def aping(self, agent_id: str, timeout: float | None = None) -> None:
         """``ping`` from async code."""
         raise NotImplementedError
 
@@ -95,20 +96,26 @@ class Presence:
 
 
 class LocalPresence(Presence):
-    """Deadlines in this process, in ping order (equal timeouts keep deadlines in that order)."""
+    """Deadlines in this process: a map of each agent's, and a heap of them, earliest first (a
+    heap entry whose deadline is no longer its agent's is dropped when it comes up)."""
 
     def __init__(self, timeout: float | None = None) -> None:
         super().__init__(timeout)
-        self._deadlines: OrderedDict[str, float] = OrderedDict()
+        self._deadlines: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []
         self._lock = threading.Lock()
 
-    def ping(self, agent_id: str) -> None:
-        with self._lock:  # the clock is read under the lock, so the order stays the deadlines' order
-            self._deadlines[agent_id] = time.monotonic() + self.timeout
-            self._deadlines.move_to_end(agent_id)
+    def ping(self, agent_id: str, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        with self._lock:
+            self._deadlines[agent_id] = deadline
+            heapq.heappush(self._heap, (deadline, agent_id))
+            if len(self._heap) > 2 * len(self._deadlines) + 64:  # many refreshed: drop the stale
+                self._heap = [(d, a) for a, d in self._deadlines.items()]
+                heapq.heapify(self._heap)
 
-    async def aping(self, agent_id: str) -> None:
-        self.ping(agent_id)  # a dict update under a lock held for microseconds
+    async def aping(self, agent_id: str, timeout: float | None = None) -> None:
+        self.ping(agent_id, timeout)  # a heap push under a lock held for microseconds
 
     def bye(self, agent_id: str) -> None:
         with self._lock:
@@ -123,20 +130,25 @@ class LocalPresence(Presence):
         now = time.monotonic()
         expired: list[str] = []
         with self._lock:
-            while self._deadlines:
-                agent_id, deadline = next(iter(self._deadlines.items()))
-                if deadline > now:
-                    break
-                self._deadlines.popitem(last=False)
-                expired.append(agent_id)
+            while self._heap and self._heap[0][0] <= now:
+                deadline, agent_id = heapq.heappop(self._heap)
+                if self._deadlines.get(agent_id) == deadline:
+                    del self._deadlines[agent_id]
+                    expired.append(agent_id)
         self._fire(expired)
         return expired
 
+    def _earliest(self) -> float | None:
+        """The earliest live deadline (called under the lock; drops stale entries on the way)."""
+        while self._heap and self._deadlines.get(self._heap[0][1]) != self._heap[0][0]:
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else None
+
     def seconds_to_next_sweep(self) -> float:
         with self._lock:
-            if not self._deadlines:
-                return SWEEP_INTERVAL
-            first = next(iter(self._deadlines.values()))
+            first = self._earliest()
+        if first is None:
+            return SWEEP_INTERVAL
         return min(SWEEP_INTERVAL, max(0.01, first - time.monotonic()))
 
     def is_active(self, agent_id: str) -> bool:
@@ -232,28 +244,31 @@ class RedisPresence(Presence):
             self._async = (loop, client, client.register_script(_PING_SCRIPT))
         return self._async[1], self._async[2]
 
-    def ping(self, agent_id: str) -> None:
+    def ping(self, agent_id: str, timeout: float | None = None) -> None:
         from redis import RedisError
 
         if not self.redis_away:
             try:
-                self._ping_script(keys=[self.key], args=[agent_id, self.timeout])
+                self._ping_script(keys=[self.key], args=[agent_id, self._timeout(timeout)])
                 return
             except RedisError as exc:
                 self._lost(exc)
-        self._ping_locally(agent_id)
+        self._ping_locally(agent_id, timeout)
 
-    async def aping(self, agent_id: str) -> None:
+    async def aping(self, agent_id: str, timeout: float | None = None) -> None:
         from redis import RedisError
 
         if not self.redis_away:
             try:
                 _, script = self._async_client()
-                await script(keys=[self.key], args=[agent_id, self.timeout])
+                await script(keys=[self.key], args=[agent_id, self._timeout(timeout)])
                 return
             except RedisError as exc:
                 self._lost(exc)
-        self._ping_locally(agent_id)
+        self._ping_locally(agent_id, timeout)
+
+    def _timeout(self, timeout: float | None) -> float:
+        return self.timeout if timeout is None else timeout
 
     def bye(self, agent_id: str) -> None:
         from redis import RedisError
@@ -313,10 +328,10 @@ class RedisPresence(Presence):
                 self._away_since = time.monotonic()
                 logger.warning("presence: Redis unreachable (%s); keeping deadlines in this process", exc)
 
-    def _ping_locally(self, agent_id: str) -> None:
+    def _ping_locally(self, agent_id: str, timeout: float | None = None) -> None:
         with self._state_lock:
             self._gone.pop(agent_id, None)
-            self.local.ping(agent_id)
+            self.local.ping(agent_id, timeout)
 
     def _bye_locally(self, agent_id: str) -> None:
         with self._state_lock:
