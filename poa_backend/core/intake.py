@@ -95,13 +95,17 @@ def _nests_deeper_than(text: str, limit: int) -> bool:
     return False
 
 
+#: One decoder for every payload (``json.loads`` with an argument builds one per call).
+_STRICT_JSON = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def decode_json(payload: str | bytes) -> Any:
     """Strict JSON in UTF-8 (no NaN or Infinity); malformed or too deep input is ``MALFORMED``."""
     try:
         text = payload if isinstance(payload, str) else payload.decode("utf-8")
         if _nests_deeper_than(text, MAX_DECODE_DEPTH):
             raise Refusal(MALFORMED, f"JSON nested deeper than {MAX_DECODE_DEPTH}")
-        return json.loads(text, parse_constant=_refuse_constant)
+        return _STRICT_JSON.decode(text)
     except Refusal:
         raise
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
