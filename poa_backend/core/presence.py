@@ -79,6 +79,10 @@ class Presence:
         """End every period whose deadline has passed, fire for each; returns those agents."""
         raise NotImplementedError
 
+    def _timeout(self, timeout: float | None) -> float:
+        """The seconds a ping's period lasts: its own ``timeout``, else this monitor's."""
+        return self.timeout if timeout is None else timeout
+
     def seconds_to_next_sweep(self) -> float:
         return SWEEP_INTERVAL
 
@@ -106,7 +110,7 @@ class LocalPresence(Presence):
         self._lock = threading.Lock()
 
     def ping(self, agent_id: str, timeout: float | None = None) -> None:
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        deadline = time.monotonic() + self._timeout(timeout)
         with self._lock:
             self._deadlines[agent_id] = deadline
             heapq.heappush(self._heap, (deadline, agent_id))
@@ -130,11 +134,10 @@ class LocalPresence(Presence):
         now = time.monotonic()
         expired: list[str] = []
         with self._lock:
-            while self._heap and self._heap[0][0] <= now:
-                deadline, agent_id = heapq.heappop(self._heap)
-                if self._deadlines.get(agent_id) == deadline:
-                    del self._deadlines[agent_id]
-                    expired.append(agent_id)
+            while (first := self._earliest()) is not None and first <= now:
+                _, agent_id = heapq.heappop(self._heap)
+                del self._deadlines[agent_id]
+                expired.append(agent_id)
         self._fire(expired)
         return expired
 
@@ -266,9 +269,6 @@ class RedisPresence(Presence):
             except RedisError as exc:
                 self._lost(exc)
         self._ping_locally(agent_id, timeout)
-
-    def _timeout(self, timeout: float | None) -> float:
-        return self.timeout if timeout is None else timeout
 
     def bye(self, agent_id: str) -> None:
         from redis import RedisError
