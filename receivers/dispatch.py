@@ -295,8 +295,14 @@ class RunningReceiver:
             return 0
         run: list[Message] = []
         run_start = 0
+        gone: list[str] = []  # a run of inactive agents, handed over together
         for index, (_, _, item) in enumerate(entries):
             event = decode(item) if self.durable else item
+            if isinstance(event, Inactive) and not run:
+                gone.append(event.agent_id)
+                continue
+            self._handle_inactive(gone)
+            gone = []
             if isinstance(event, Message):
                 if not run:
                     run_start = index
@@ -308,12 +314,23 @@ class RunningReceiver:
             if self._abandon.is_set():
                 return index
             if isinstance(event, Inactive):
-                self._call("handle_inactive", self.instance.handle_inactive, event.agent_id)
+                gone.append(event.agent_id)
             else:
                 self._call("handle_out_of_band", self.instance.handle_out_of_band, event.payload)
         if not self._handle_run(run):
             return run_start
+        self._handle_inactive(gone)
         return len(entries)
+
+    def _handle_inactive(self, agent_ids: list[str]) -> None:
+        """One call for a run of inactive agents; if it raises, one call per agent, as for messages."""
+        if not agent_ids:
+            return
+        hook = self.instance.handle_inactive_agents
+        failure = self._call("handle_inactive", hook, agent_ids)
+        if failure is not None and len(agent_ids) > 1 and not self.instance.is_transient(failure):
+            for agent_id in agent_ids:
+                self._call("handle_inactive", hook, [agent_id])
 
     def _set_up(self) -> None:
         """``setup`` once; a durable receiver retries it (with back-off) until it succeeds."""

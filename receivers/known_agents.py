@@ -24,6 +24,8 @@ from receivers.models import EthereumStatistics, KnownAgent
 from receivers.received_time import accepted_at, now
 
 AGENT_ID_MAX_LENGTH = 255
+#: Agents per UPDATE: well under SQLite's limit on a statement's parameters.
+INACTIVE_CHUNK = 500
 
 
 def known_agents(at: datetime | None = None) -> QuerySet[KnownAgent]:
@@ -44,7 +46,7 @@ def known_agents(at: datetime | None = None) -> QuerySet[KnownAgent]:
 
 
 class KnownAgentsReceiver(ReceiverPlugin):
-    """Keeps ``KnownAgent`` rows: one upsert per batch, one update per inactive event."""
+    """Keeps ``KnownAgent`` rows: one upsert per batch, one update per run of inactive agents."""
 
     #: "Last seen" to the second is enough: at most one upsert a second, whatever the load.
     linger = 1.0
@@ -66,5 +68,8 @@ class KnownAgentsReceiver(ReceiverPlugin):
                 update_fields=["last_seen"],
             )
 
-    def handle_inactive(self, agent_id: str) -> None:
-        KnownAgent.objects.filter(agent_id=agent_id).update(inactive_since=now())
+    def handle_inactive_agents(self, agent_ids: list[str]) -> None:
+        when = now()
+        for start in range(0, len(agent_ids), INACTIVE_CHUNK):
+            chunk = agent_ids[start : start + INACTIVE_CHUNK]
+            KnownAgent.objects.filter(agent_id__in=chunk).update(inactive_since=when)

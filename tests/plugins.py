@@ -84,6 +84,15 @@ class SlowReceiver(RecordingReceiver):
         super().handle_messages(messages)
 
 
+class InactiveRunsReceiver(RecordingReceiver):
+    """Records each call of the batch hook for inactive agents; a run holding ``"poison"`` raises."""
+
+    def handle_inactive_agents(self, agent_ids: list[str]) -> None:
+        if "poison" in agent_ids:
+            raise ValueError("this receiver refuses the poison agent")
+        self._record("inactive_agents", list(agent_ids))
+
+
 class PickyReceiver(ReceiverPlugin):
     """Accepts only options with an integer ``level``."""
 

@@ -87,6 +87,41 @@ def test_inactive_and_out_of_band_reach_every_running_receiver_in_order(running,
     assert recorded["two"] == [("inactive", "a"), ("out_of_band", {"hello": 1})]
 
 
+def test_agents_going_inactive_together_reach_a_receiver_in_one_call_in_order(running, handler):
+    """Nodes dropping at once are one ``handle_inactive_agents`` call per run between messages; a
+    run the receiver refuses is handed over one agent at a time, so only the bad one is lost;
+    a receiver that only has ``handle_inactive`` still hears of each agent."""
+    add_receiver(
+        "runs", class_path="tests.plugins.InactiveRunsReceiver", metric_types=["ethereum_metrics"], linger=2
+    )
+    add_receiver("single", metric_types=["ethereum_metrics"], linger=2)
+    running.reload()
+    handler.send_to_receivers(sample("warm-up", "block", 0))  # the next batch now lingers 2 s
+    assert wait_until(lambda: len(recorded["runs"]) == 1 and len(recorded["single"]) == 1)
+
+    def gone(*agents):
+        for agent in agents:
+            handler.ping(agent)
+            handler.publish_inactive(agent)
+
+    gone("b", "c", "d")
+    handler.send_to_receivers(sample("e", "block", 1))
+    gone("f", "poison", "g")
+    assert wait_until(lambda: len(recorded["runs"]) == 5)
+    assert wait_until(lambda: len(recorded["single"]) == 8)
+    runs = [(event, value["agent_id"] if event == "message" else value) for event, value in recorded["runs"]]
+    assert runs == [
+        ("message", "warm-up"),
+        ("inactive_agents", ["b", "c", "d"]),
+        ("message", "e"),
+        ("inactive_agents", ["f"]),
+        ("inactive_agents", ["g"]),
+    ]
+    assert "refuses the poison agent" in running.get("runs").stats.last_error
+    single = [value for event, value in recorded["single"] if event == "inactive"]
+    assert single == ["b", "c", "d", "f", "poison", "g"]
+
+
 def test_a_raising_receiver_is_counted_and_does_not_stop_a_healthy_one(running, handler):
     add_receiver("healthy", metric_types=["ethereum_metrics"])
     add_receiver("broken", class_path="tests.plugins.RaisingReceiver", metric_types=["ethereum_metrics"])

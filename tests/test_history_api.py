@@ -238,7 +238,7 @@ def test_known_agents_last_seen_and_active_state(api):
             message("stopped-mining", received_at=now - timedelta(seconds=1)),
         ]
     )
-    receiver.handle_inactive("left")
+    receiver.handle_inactive_agents(["left"])
     eth_row("stopped-mining", now - timedelta(seconds=1), active=False)
     eth_row("fresh", now - timedelta(seconds=1), active=True)
 
@@ -257,3 +257,14 @@ def test_known_agents_last_seen_and_active_state(api):
     assert (
         KnownAgent.objects.get(agent_id="left").first_seen < KnownAgent.objects.get(agent_id="left").last_seen
     )
+
+
+def test_agents_going_inactive_together_are_marked_in_one_go(api):
+    """Over a thousand agents in one run (a network partition): every one listed is inactive,
+    the others are not, however many statements the run takes."""
+    receiver = KnownAgentsReceiver("known_agents", {})
+    now = datetime.now(UTC)
+    receiver.handle_messages([message(f"node-{n}", received_at=now) for n in range(1300)])
+    receiver.handle_inactive_agents([f"node-{n}" for n in range(1200)] + ["never-seen"])
+    inactive = set(KnownAgent.objects.filter(inactive_since__isnull=False).values_list("agent_id", flat=True))
+    assert inactive == {f"node-{n}" for n in range(1200)}

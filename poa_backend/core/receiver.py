@@ -93,6 +93,12 @@ class ReceiverPlugin(Plugin):
     def handle_inactive(self, agent_id: str) -> None:
         """The agent went quiet or left."""
 
+    def handle_inactive_agents(self, agent_ids: list[str]) -> None:
+        """Agents that went quiet or left one after another (nodes dropping together): by default
+        ``handle_inactive`` for each; override to handle them in one go."""
+        for agent_id in agent_ids:
+            self.handle_inactive(agent_id)
+
     def handle_out_of_band(self, payload: Any) -> None:
         """Something sent to receivers outside the metric flow."""
 

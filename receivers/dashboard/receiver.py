@@ -126,16 +126,19 @@ class DashboardReceiver(ReceiverPlugin):
                 latest.setdefault(kind, {})[message.agent_id] = frame
         self.hub.publish(frames, latest)
 
-    def handle_inactive(self, agent_id: str) -> None:
-        """The inactive frame, for agents the catch-up holds; of others no dashboard knows anything."""
-        if not self.hub.backplane.knows(agent_id):
-            return
-        try:
-            frame = encode_frame(agent_id, INACTIVE_DATA)
-        except Unencodable:
-            self.stats.messages_unencodable += 1
-            return
-        self.hub.publish([frame], {"statistics": {agent_id: frame}})
+    def handle_inactive_agents(self, agent_ids: list[str]) -> None:
+        """The inactive frames, in one batch, for agents the catch-up holds; of others no
+        dashboard knows anything."""
+        latest: dict[str, str] = {}
+        for agent_id in agent_ids:
+            if not self.hub.backplane.knows(agent_id):
+                continue
+            try:
+                latest[agent_id] = encode_frame(agent_id, INACTIVE_DATA)
+            except Unencodable:
+                self.stats.messages_unencodable += 1
+        if latest:
+            self.hub.publish(list(latest.values()), {"statistics": latest})
 
     def terminate(self) -> None:
         self.hub.shutdown()
