@@ -35,7 +35,7 @@ class View:
         self.store.record([read(message)])
 
     def inactive(self, agent_id):
-        self.store.inactive(agent_id, time.time())
+        self.store.inactive([agent_id], time.time())
 
     def network(self):
         return compute(self.store.read())

@@ -1,4 +1,5 @@
-"""The dashboard backplane's catch-up keys in Redis always carry an expiry, renewed only now and then."""
+"""The dashboard backplane in Redis: catch-up keys always carry an expiry, renewed only now and
+then; and which agents the catch-up holds, asked for many at once."""
 
 import pytest
 
@@ -39,3 +40,15 @@ def test_a_key_already_expiring_is_not_renewed_with_every_batch(backplane):
     backplane.share(['{"frame":2}'], {"information": {"node-b": '{"info":2}'}})
 
     assert 0 < backplane.client.ttl(information) <= 1000
+
+
+def test_the_agents_known_are_those_the_catch_up_holds_and_not_too_old(backplane, redis_url, redis_prefix):
+    backplane.share(['{"frame":1}'], {"information": {"node-a": '{"info":1}', "node-b": '{"info":2}'}})
+    backplane.share(['{"frame":2}'], {"statistics": {"node-c": '{"stats":1}'}})
+    backplane.client.zadd(backplane.seen_key, {"node-b": 1.0})  # last seen long before max_age
+    other_process = RedisBackplane(redis_url, redis_prefix, "dashboard", backplane.bounds)
+    try:
+        assert other_process.known(["node-a", "never-seen", "node-b", "node-c"]) == {"node-a", "node-c"}
+        assert other_process.known([]) == set()
+    finally:
+        other_process.close()

@@ -184,7 +184,7 @@ def test_uptime_counts_minutes_up_and_not_the_minute_an_up_node_is_in():
     )
     snapshot = store.read()
     assert compute(replace(snapshot, taken_at=start + 2)).node("n").uptime == 100.0  # up, next minute begun
-    store.inactive("n", start + 3)
+    store.inactive(["n"], start + 3)
     down = store.read()
     assert compute(replace(down, taken_at=start + 62)).node("n").uptime == 100 / 3  # two minutes down
 

@@ -118,3 +118,18 @@ def test_a_block_gone_from_redis_is_gone_from_the_next_read(store, redis_prefix)
     store.REFRESH = 0.0  # its number and time written again with the next report
     store.record([Report("node-b", at + 1, {}, block=("0xabc", 7, 1_700_000_000))])
     assert [(b.number, b.arrivals) for b in store.read().blocks] == [(7, {"node-b": at + 1})]
+
+
+def test_nodes_going_inactive_together_are_marked_and_unknown_ones_left_out(store, redis_prefix):
+    at = time.time()
+    store.record([Report("node-a", at, {"name": "a"}), Report("node-b", at, {"name": "b"})])
+    store.record([Report("node-c", at, {"name": "c"})])
+
+    store.inactive(["node-a", "never-seen", "node-c"], at + 1)
+
+    nodes = store.read().nodes
+    assert (nodes["node-a"]["active"], nodes["node-a"]["inactive_since"]) == (False, at + 1)
+    assert (nodes["node-c"]["active"], nodes["node-c"]["inactive_since"]) == (False, at + 1)
+    assert nodes["node-b"].get("active") is not False
+    assert "never-seen" not in nodes
+    assert not list(store.client.scan_iter(f"{redis_prefix}:*never-seen*"))

@@ -177,14 +177,14 @@ class Catchup:
 
 
 class Backplane:
-    """Sharing; ``share``, ``knows`` and ``close`` run on the worker thread, the rest on the loop."""
+    """Sharing; ``share``, ``known`` and ``close`` run on the worker thread, the rest on the loop."""
 
     def share(self, frames: list[str], latest: Latest) -> None:
         """Remember the newest catch-up frames and pass ``frames`` to the other processes (may raise)."""
 
-    def knows(self, agent_id: str) -> bool:
-        """Whether ``agent_id`` has a catch-up entry (an inactive frame for it means something)."""
-        return False
+    def known(self, agent_ids: list[str]) -> set[str]:
+        """Those of ``agent_ids`` with a catch-up entry (an inactive frame for them means something)."""
+        return set()
 
     async def acatchup(self) -> tuple[list[str], int]:
         """The catch-up frames a dashboard connecting now gets, in order, and the loss epoch they include.
@@ -243,9 +243,11 @@ class LocalBackplane(Backplane):
         with _remembered_lock:
             self._state().update(latest, time.time())
 
-    def knows(self, agent_id: str) -> bool:
+    def known(self, agent_ids: list[str]) -> set[str]:
+        now = time.time()
         with _remembered_lock:
-            return self._state().knows(agent_id, time.time())
+            state = self._state()
+            return {agent_id for agent_id in agent_ids if state.knows(agent_id, now)}
 
     async def acatchup(self) -> tuple[list[str], int]:
         with _remembered_lock:
@@ -381,15 +383,21 @@ class RedisBackplane(Backplane):
             pipe.execute()
             self._expiring.clear()  # a key emptied here and written again needs its expiry again
 
-    def knows(self, agent_id: str) -> bool:
+    def known(self, agent_ids: list[str]) -> set[str]:
+        now = time.time()
         with self._unshared_lock:
-            if self._unshared.knows(agent_id, time.time()):
-                return True
+            found = {agent_id for agent_id in agent_ids if self._unshared.knows(agent_id, now)}
+        asked = [agent_id for agent_id in agent_ids if agent_id not in found]
+        if not asked:
+            return found
         try:
-            seen = self.client.zscore(self.seen_key, agent_id)
+            seen = self.client.zmscore(self.seen_key, asked)
         except redis.RedisError:
-            return True  # cannot tell: say it went inactive rather than leave it shown active
-        return seen is not None and seen >= time.time() - self.bounds.max_age
+            return set(agent_ids)  # cannot tell: say they went inactive, not leave them shown active
+        oldest = now - self.bounds.max_age
+        return found | {
+            agent_id for agent_id, at in zip(asked, seen, strict=True) if at is not None and at >= oldest
+        }
 
     def close(self) -> None:
         if self._client is not None:

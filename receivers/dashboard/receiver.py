@@ -130,8 +130,9 @@ class DashboardReceiver(ReceiverPlugin):
         """The inactive frames, in one batch, for agents the catch-up holds; of others no
         dashboard knows anything."""
         latest: dict[str, str] = {}
+        known = self.hub.backplane.known(agent_ids)
         for agent_id in agent_ids:
-            if not self.hub.backplane.knows(agent_id):
+            if agent_id not in known:
                 continue
             try:
                 latest[agent_id] = encode_frame(agent_id, INACTIVE_DATA)

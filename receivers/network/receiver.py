@@ -52,8 +52,8 @@ class NetworkReceiver(ReceiverPlugin):
         read = [report for report in map(reports.read, messages) if report is not None]
         self.store.record(read)
 
-    def handle_inactive(self, agent_id: str) -> None:
-        self.store.inactive(agent_id, time.time())
+    def handle_inactive_agents(self, agent_ids: list[str]) -> None:
+        self.store.inactive(agent_ids, time.time())
 
     def terminate(self) -> None:
         self.store.close()

@@ -71,7 +71,8 @@ class Store:
     def record(self, reports: list[Report]) -> None:
         raise NotImplementedError
 
-    def inactive(self, node_id: str, at: float) -> None:
+    def inactive(self, node_ids: list[str], at: float) -> None:
+        """The nodes went inactive at ``at`` (those the view does not hold are ignored)."""
         raise NotImplementedError
 
     def read(self) -> Snapshot:
@@ -133,12 +134,13 @@ class MemoryStore(Store):
             for block in ordered[: len(ordered) - self.max_blocks]:
                 del self._blocks[block.hash]
 
-    def inactive(self, node_id: str, at: float) -> None:
+    def inactive(self, node_ids: list[str], at: float) -> None:
         with self._lock:
-            node = self._nodes.get(node_id)
-            if node is not None:
-                node.update(active=False, inactive_since=at)
-                self._cached = None
+            for node_id in node_ids:
+                node = self._nodes.get(node_id)
+                if node is not None:
+                    node.update(active=False, inactive_since=at)
+                    self._cached = None
 
     def read(self) -> Snapshot:
         now = time.time()
@@ -267,12 +269,16 @@ class RedisStore(Store):
             for key in gone:  # a node heard again starts its keys afresh, first_seen and expiry too
                 self._refreshed.pop(key, None)
 
-    def inactive(self, node_id: str, at: float) -> None:
-        if self.client.zscore(self._key("nodes"), node_id) is None:
+    def inactive(self, node_ids: list[str], at: float) -> None:
+        held = self.client.zmscore(self._key("nodes"), node_ids) if node_ids else []
+        known = [node_id for node_id, score in zip(node_ids, held, strict=True) if score is not None]
+        if not known:
             return
-        self.client.hset(
-            self._key("node", node_id), mapping={"active": "false", "inactive_since": json.dumps(at)}
-        )
+        fields = {"active": "false", "inactive_since": json.dumps(at)}
+        pipe = self.client.pipeline(transaction=False)
+        for node_id in known:
+            pipe.hset(self._key("node", node_id), mapping=fields)
+        pipe.execute()
         self._cached = None
 
     def read(self) -> Snapshot:
